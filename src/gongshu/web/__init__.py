@@ -1,0 +1,1 @@
+"""The web shell: templating, request dependencies, errors and middleware."""

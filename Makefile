@@ -73,13 +73,15 @@ pg-stop:
 	AS=""; if [ "$$(id -u)" = 0 ]; then AS="runuser -u postgres --"; fi; \
 	$$AS $$PGBIN/pg_ctl -D $(PG_DATA) stop -m fast || true
 
+PY_DIRS = $(wildcard src tests benchmarks)
+
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
 
 # The whole suite on the embedded defaults (SQLite control plane, DuckDB, Spark, Chromium) ...
 test-sqlite: install assets

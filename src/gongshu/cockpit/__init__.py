@@ -1,0 +1,1 @@
+"""City cockpit (城市大脑驾驶舱): indicators, forecasts, alerts."""

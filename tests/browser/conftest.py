@@ -142,7 +142,19 @@ def page_factory(browser: Any, artifacts_dir: Path) -> Iterator[Any]:
 
         context.route("**/*", guard)
         page = context.new_page()
-        page.on("requestfailed", lambda r: watch.failed.append(f"{r.url} {r.failure}"))
+        # ERR_ABORTED is the browser cancelling a previous page's loads on navigation.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                None
+                if "ERR_ABORTED" in (r.failure or "")
+                else watch.failed.append(f"{r.url} {r.failure}")
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: watch.failed.append(f"{r.url} HTTP {r.status}") if r.status >= 400 else None,
+        )
         page.on(
             "console",
             lambda m: watch.console_errors.append(m.text) if m.type == "error" else None,

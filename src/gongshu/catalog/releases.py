@@ -177,7 +177,7 @@ def compare_releases(
                 select(CatalogReleaseEntry.id, CatalogReleaseEntry.data).where(
                     CatalogReleaseEntry.id.in_(ids[start : start + 900])
                 )
-            )
+            ).all()
         )
     for code in changed_codes:
         out.changed.append(

@@ -757,7 +757,9 @@ def review_queue(session: Session, actor: Principal) -> list[dict[str, Any]]:
 def counts(session: Session, actor: Principal) -> dict[str, int]:
     vis = search.visibility(actor)
     by_status = dict(
-        session.execute(select(Resource.status, func.count()).where(vis).group_by(Resource.status))
+        session.execute(
+            select(Resource.status, func.count()).where(vis).group_by(Resource.status)
+        ).all()
     )
     items = session.scalar(
         select(func.count())

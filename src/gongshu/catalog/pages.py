@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from gongshu.catalog import releases, search, service, transfer
 from gongshu.catalog.rules import FIELD_LABELS, ITEM_LABELS
@@ -222,11 +223,9 @@ def _form(
     org_id = int(
         values.get("owner_org_id") or (res.owner_org_id if res else 0) or principal.org_id or 0
     )
-    systems = [
-        s
-        for s in session.query(System).order_by(System.id)
-        if s.org_id == org_id or (principal.is_admin and not org_id)
-    ]
+    systems = list(
+        session.scalars(select(System).where(System.org_id == org_id).order_by(System.id))
+    )
     title = f"编辑 {res.name}" if res else "登记数据资源"
     if res is not None and res.status == Status.published:
         title = f"修订 {res.name}"

@@ -1502,7 +1502,7 @@ def generate_large(
     *,
     target: int,
     rng: random.Random,
-    items_mean: int = 18,
+    items_mean: int = 19,
     batch: int = 500,
 ) -> int:
     """Add published resources until the catalog holds ``target`` of them (bulk inserts)."""

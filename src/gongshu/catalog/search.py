@@ -5,12 +5,13 @@ per dialect and are deliberately outside ``Base.metadata``:
 
 - SQLite: FTS5 virtual tables ``catalog_search(name, summary, items)`` keyed by
   ``rowid`` = resource id, and ``catalog_item_search(resource_id UNINDEXED, text)`` keyed
-  by ``rowid`` = item id; ranked with bm25.
+  by ``rowid`` = item id; name hits rank first.
 - PostgreSQL: plain tables with a generated ``tsvector`` column and a GIN index, ranked
   with ``ts_rank``.
 
 Facets are grouped counts over the matching, visible set, each computed without its own
-filter (so a user can widen a facet); they run as one UNION ALL statement.
+filter (so a user can widen a facet). The set is materialised once in a CTE; facets, the
+total and the page's ids come back from one UNION ALL statement.
 """
 
 from __future__ import annotations

@@ -1,0 +1,463 @@
+"""Full-text search over resources and items, with facets.
+
+Two index tables hold jieba tokens (see ``text.py``); they are created by the migration
+per dialect and are deliberately outside ``Base.metadata``:
+
+- SQLite: FTS5 virtual tables ``catalog_search(name, summary, items)`` keyed by
+  ``rowid`` = resource id, and ``catalog_item_search(resource_id UNINDEXED, text)`` keyed
+  by ``rowid`` = item id; name hits rank first.
+- PostgreSQL: plain tables with a generated ``tsvector`` column and a GIN index, ranked
+  with ``ts_rank``.
+
+Facets are grouped counts over the matching, visible set, each computed without its own
+filter (so a user can widen a facet). The set is materialised once in a CTE; facets, the
+total and the page's ids come back from one UNION ALL statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from gongshu.auth.principal import CITYWIDE_READERS, Principal, Role
+from gongshu.catalog.models import Item, Resource
+from gongshu.catalog.text import fts5_query, index_tokens, query_terms, ts_query
+from gongshu.catalog.vocab import Status
+
+FACETS: dict[str, Any] = {
+    "org": Resource.owner_org_id,
+    "domain": Resource.domain,
+    "share_type": Resource.share_type,
+    "open_type": Resource.open_type,
+    "grade": Resource.grade,
+    "update_cycle": Resource.update_cycle,
+    "status": Resource.status,
+}
+FACET_LABELS = {
+    "org": "提供部门",
+    "domain": "所属领域",
+    "share_type": "共享类型",
+    "open_type": "开放类型",
+    "grade": "分级",
+    "update_cycle": "更新周期",
+    "status": "状态",
+}
+
+# Index tables: outside Base.metadata so Alembic's comparison never sees them.
+_index_md = MetaData()
+resource_index = Table(
+    "catalog_search",
+    _index_md,
+    Column("rowid", Integer),  # SQLite; PostgreSQL uses resource_id
+    Column("resource_id", Integer),
+    Column("name", String),
+    Column("summary", String),
+    Column("items", String),
+)
+item_index = Table(
+    "catalog_item_search",
+    _index_md,
+    Column("rowid", Integer),
+    Column("item_id", Integer),
+    Column("resource_id", Integer),
+    Column("text", String),
+)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+# ---- index maintenance -------------------------------------------------------------
+
+
+@dataclass
+class Doc:
+    """What the index needs of a resource: plain values, so bulk loads skip the ORM."""
+
+    id: int
+    code: str
+    name: str
+    summary: str
+    keywords: str | None
+    items: list[tuple[int, str, str, str | None]]  # (item id, name, column, data element)
+
+
+def doc_of(res: Resource, items: Sequence[Item]) -> Doc:
+    return Doc(
+        res.id,
+        res.code,
+        res.name,
+        res.summary,
+        res.keywords,
+        [(i.id, i.name, i.column, i.data_element) for i in items],
+    )
+
+
+def unindex(session: Session, resource_ids: Iterable[int], item_ids: Iterable[int]) -> None:
+    rids, iids = list(resource_ids), list(item_ids)
+    sqlite = _is_sqlite(session)
+    rkey = resource_index.c.rowid if sqlite else resource_index.c.resource_id
+    ikey = item_index.c.rowid if sqlite else item_index.c.item_id
+    for chunk in _chunks(rids):
+        session.execute(delete(resource_index).where(rkey.in_(chunk)))
+    for chunk in _chunks(iids):
+        session.execute(delete(item_index).where(ikey.in_(chunk)))
+
+
+def index(session: Session, docs: Iterable[Doc]) -> None:
+    """Insert index rows for resources (and their items) that are not indexed yet."""
+    sqlite = _is_sqlite(session)
+    rkey, ikey = ("rowid", "rowid") if sqlite else ("resource_id", "item_id")
+    rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
+    for d in docs:
+        item_text = " ".join(f"{name} {col} {de or ''}" for _, name, col, de in d.items)
+        rows.append(
+            {
+                rkey: d.id,
+                "name": index_tokens(d.name),
+                "summary": index_tokens(f"{d.summary} {d.keywords or ''} {d.code}"),
+                "items": index_tokens(item_text),
+            }
+        )
+        for iid, name, col, de in d.items:
+            text = index_tokens(f"{name} {col} {de or ''}")
+            item_rows.append({ikey: iid, "resource_id": d.id, "text": text})
+    for chunk in _chunks(rows, 2000):
+        session.execute(insert(resource_index), chunk)
+    for chunk in _chunks(item_rows, 5000):
+        session.execute(insert(item_index), chunk)
+
+
+def _chunks(seq: Sequence[Any], n: int = 900) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def rebuild(session: Session) -> int:
+    """Re-create the whole index from the catalog tables (``gongshu catalog reindex``)."""
+    session.execute(delete(resource_index))
+    session.execute(delete(item_index))
+    count = 0
+    last = 0
+    while True:
+        batch = list(
+            session.scalars(
+                select(Resource).where(Resource.id > last).order_by(Resource.id).limit(500)
+            )
+        )
+        if not batch:
+            break
+        ids = [r.id for r in batch]
+        items: dict[int, list[Item]] = {i: [] for i in ids}
+        for it in session.scalars(
+            select(Item).where(Item.resource_id.in_(ids)).order_by(Item.resource_id, Item.position)
+        ):
+            items[it.resource_id].append(it)
+        index(session, [doc_of(r, items[r.id]) for r in batch])
+        count += len(batch)
+        last = ids[-1]
+        session.expunge_all()
+    return count
+
+
+# ---- querying ----------------------------------------------------------------------
+
+
+def visibility(actor: Principal) -> ColumnElement[bool]:
+    """Admins and leaders see everything; officers their org plus the published catalog
+    (目录公开); other signed-in roles the published catalog; the public nothing here."""
+    if actor.role in CITYWIDE_READERS:
+        return true()
+    published = Resource.status == Status.published
+    if actor.role == Role.officer and actor.org_id is not None:
+        return or_(Resource.owner_org_id == actor.org_id, published)
+    if actor.role == Role.public or not actor.is_authenticated:
+        return false()
+    return published
+
+
+def _match(session: Session, q: str) -> Select[Any] | None:
+    """(resource_id, score) of resources matching ``q``; lower score ranks first."""
+    terms = query_terms(q)
+    if not terms:
+        return None
+    if _is_sqlite(session):
+        # Rank name hits first, then the rest: bm25 over thousands of matches of a common
+        # word costs more than the whole rest of the search, and for a catalog a match in
+        # the resource name is what people mean first.
+        expr = fts5_query(terms)
+        table = literal_column("catalog_search")
+        in_name = select(resource_index.c.rowid).where(table.op("MATCH")("{name} : (" + expr + ")"))
+        return select(
+            resource_index.c.rowid.label("resource_id"),
+            case((resource_index.c.rowid.in_(in_name.scalar_subquery()), 0.0), else_=1.0).label(
+                "score"
+            ),
+        ).where(table.op("MATCH")(expr))
+    tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    return select(
+        resource_index.c.resource_id.label("resource_id"),
+        (-func.ts_rank(literal_column("catalog_search.tsv"), tsq)).label("score"),
+    ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class FacetValue:
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResult:
+    total: int
+    resources: list[Resource]
+    facets: dict[str, list[FacetValue]]
+    item_hits: dict[int, list[Item]] = field(default_factory=dict)
+    took_ms: float = 0.0
+
+
+def search(
+    session: Session,
+    actor: Principal,
+    *,
+    q: str | None = None,
+    filters: dict[str, list[str]] | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    with_facets: bool = True,
+) -> SearchResult:
+    started = time.perf_counter()
+    filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
+    q = (q or "").strip()[:100]
+    matched = _match(session, q) if q else None
+    if q and matched is None:
+        # Nothing to tokenise (punctuation, a single stop word): plain substring match.
+        pattern = _like(q)
+        matched = select(Resource.id.label("resource_id"), literal(0.0).label("score")).where(
+            or_(
+                Resource.name.like(pattern, escape="\\"),
+                Resource.code.like(pattern, escape="\\"),
+            )
+        )
+    # The matching, visible set with its facet columns, computed once (MATERIALIZED)
+    # and used by every facet count, the total and the page, all in one statement.
+    cols = [
+        Resource.id.label("id"),
+        Resource.code.label("code"),
+        Resource.updated_at.label("updated_at"),
+        *(c.label(k) for k, c in FACETS.items()),
+    ]
+    if matched is None:
+        base_q = select(*cols, literal(0.0).label("score")).where(visibility(actor))
+    else:
+        m = matched.subquery("m")
+        base_q = (
+            select(*cols, m.c.score.label("score"))
+            .join(m, m.c.resource_id == Resource.id)
+            .where(visibility(actor))
+        )
+    base = base_q.cte("base").prefix_with("MATERIALIZED")
+
+    def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
+        out = []
+        for key, values in filters.items():
+            if key == skip or not values:
+                continue
+            col = base.c[key]
+            out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
+        return out
+
+    parts = []
+    if with_facets:
+        for key in FACETS:
+            col = base.c[key]
+            parts.append(
+                select(
+                    literal(key).label("facet"),
+                    cast(col, String).label("value"),
+                    func.count().label("n"),
+                )
+                .where(*conds(key))
+                .group_by(col)
+            )
+    parts.append(
+        select(
+            literal("_total").label("facet"), literal("").label("value"), func.count().label("n")
+        )
+        .select_from(base)
+        .where(*conds())
+    )
+    order = (
+        (base.c.score, base.c.code)
+        if matched is not None
+        else (base.c.updated_at.desc(), base.c.id.desc())
+    )
+    page_rows = (
+        select(base.c.id, func.row_number().over(order_by=order).label("rn"))
+        .where(*conds())
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    parts.append(
+        select(
+            literal("_page").label("facet"),
+            cast(page_rows.c.id, String).label("value"),
+            page_rows.c.rn.label("n"),
+        )
+    )
+    total = 0
+    ranks: dict[int, int] = {}
+    facets: dict[str, list[FacetValue]] = {}
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == "_total":
+            total = int(n)
+        elif facet == "_page":
+            ranks[int(value)] = int(n)
+        else:
+            chosen = filters.get(facet, [])
+            facets.setdefault(facet, []).append(
+                FacetValue(str(value), int(n), str(value) in chosen)
+            )
+    for values in facets.values():
+        values.sort(key=lambda f: (-f.count, f.value))
+    resources = (
+        sorted(
+            session.scalars(select(Resource).where(Resource.id.in_(list(ranks)))),
+            key=lambda r: ranks[r.id],
+        )
+        if ranks
+        else []
+    )
+    hits = item_hits(session, q, [r.id for r in resources]) if q and resources else {}
+    return SearchResult(
+        total=total,
+        resources=resources,
+        facets=facets,
+        item_hits=hits,
+        took_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _item_match(session: Session, q: str) -> Select[Any] | None:
+    terms = query_terms(q)
+    if not terms:
+        return None
+    if _is_sqlite(session):
+        return select(item_index.c.rowid.label("item_id")).where(
+            literal_column("catalog_item_search").op("MATCH")(fts5_query(terms))
+        )
+    tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    return select(item_index.c.item_id.label("item_id")).where(
+        literal_column("catalog_item_search.tsv").op("@@")(tsq)
+    )
+
+
+def _matches(terms: tuple[tuple[str, tuple[str, ...]], ...], tokens: set[str]) -> bool:
+    for op, toks in terms:
+        if op == "=" and toks[0] not in tokens:
+            return False
+        if op == "&" and not all(t in tokens for t in toks):
+            return False
+        if op == "|" and toks[0] not in tokens and not all(t in tokens for t in toks[1:]):
+            return False
+    return True
+
+
+def item_hits(
+    session: Session, q: str, resource_ids: list[int], per: int = 5
+) -> dict[int, list[Item]]:
+    """The items of these (page) resources whose name/column/data element matches ``q``.
+
+    A page holds a few hundred items: matching their cached tokens here is cheaper than
+    another full-text query over every item in the city.
+    """
+    terms = query_terms(q)
+    if not resource_ids:
+        return {}
+    out: dict[int, list[Item]] = {}
+    needle = q.strip().lower()
+    stmt = select(Item).where(Item.resource_id.in_(resource_ids)).order_by(Item.position)
+    for it in session.scalars(stmt):
+        text = f"{it.name} {it.column} {it.data_element or ''}"
+        hit = _matches(terms, set(index_tokens(text).split())) if terms else needle in text.lower()
+        if hit:
+            out.setdefault(it.resource_id, []).append(it)
+    for rid, items in out.items():
+        items.sort(key=lambda i: (i.name != q.strip(), i.position))
+        out[rid] = items[:per]
+    return out
+
+
+@dataclass
+class ItemSearchResult:
+    total: int
+    rows: list[tuple[Item, Resource]]
+    took_ms: float
+
+
+def search_items(
+    session: Session,
+    actor: Principal,
+    q: str,
+    *,
+    exact: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> ItemSearchResult:
+    """Item-level hits: "which resources have a field called 统一社会信用代码?"."""
+    started = time.perf_counter()
+    q = q.strip()[:100]
+    base = select(Item, Resource).join(Resource, Resource.id == Item.resource_id)
+    where: list[ColumnElement[bool]] = [visibility(actor)]
+    if exact:
+        where.append(or_(Item.name == q, Item.data_element == q, Item.column == q.lower()))
+    else:
+        matched = _item_match(session, q)
+        if matched is None:
+            where.append(Item.name.like(_like(q), escape="\\"))
+        else:
+            sub = matched.subquery("im")
+            base = base.join(sub, sub.c.item_id == Item.id)
+    stmt = base.where(*where)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.execute(
+        stmt.order_by((Item.name == q).desc(), Resource.code, Item.position)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return ItemSearchResult(
+        total=total, rows=[(i, r) for i, r in rows], took_ms=(time.perf_counter() - started) * 1000
+    )

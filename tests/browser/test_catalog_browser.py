@@ -52,6 +52,9 @@ def test_officer_drafts_admin_approves_search_finds(
     page.select_option("select[name='items-2-data_type']", "整数")
     page.wait_for_function("document.querySelector('#live-check').innerText.includes('校验通过')")
     page.screenshot(path=str(artifacts_dir / "catalog-form.png"), full_page=True)
+    page.locator("textarea[name=summary]").focus()  # settle: no check left to trigger
+    page.wait_for_timeout(600)
+    page.wait_for_function("!document.querySelector('.htmx-request')")
     page.get_by_role("button", name="保存").click()
     page.wait_for_url(f"{base}/catalog/resources/*")
     assert page.locator("[data-testid=status]").inner_text() == "草稿"

@@ -220,10 +220,13 @@ def _match(session: Session, q: str) -> Select[Any] | None:
                 "score"
             ),
         ).where(table.op("MATCH")(expr))
+    # Same ranking as SQLite: name hits first. The short name column stays in the row;
+    # ts_rank would have to de-TOAST every matching document's tsvector.
     tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    name_hit = func.to_tsvector(literal_column("'simple'"), resource_index.c.name).op("@@")(tsq)
     return select(
         resource_index.c.resource_id.label("resource_id"),
-        (-func.ts_rank(literal_column("catalog_search.tsv"), tsq)).label("score"),
+        case((name_hit, 0.0), else_=1.0).label("score"),
     ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
 
 

@@ -14,6 +14,13 @@
     chart.setOption(option);
     window.addEventListener("resize", function () { chart.resize(); });
   });
+  // Once the form is being submitted, no more inline checks (the page is leaving).
+  var form = document.querySelector("#resource-form");
+  if (form) {
+    var leaving = false;
+    form.addEventListener("submit", function () { leaving = true; });
+    form.addEventListener("htmx:beforeRequest", function (evt) { if (leaving) evt.preventDefault(); });
+  }
   var body = document.querySelector("#items-body");
   var tpl = document.querySelector("#item-row-template");
   var add = document.querySelector("#add-item");

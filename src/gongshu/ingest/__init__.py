@@ -1,0 +1,1 @@
+"""数据归集 (aggregation): see docs/ingest.md."""

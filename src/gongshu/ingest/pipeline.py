@@ -109,6 +109,7 @@ def run_load(
             finally:
                 reader.close()
             writer.close()
+            spill.flush()
             ctx = gate.GateContext(
                 resource=spec,
                 staged=stage.staged_table(),

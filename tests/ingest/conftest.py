@@ -38,7 +38,7 @@ PERSON_ITEMS: list[dict[str, Any]] = [
         "data_element": "行政区划代码",
     },
     {"name": "登记时间", "column": "djsj", "data_type": "日期时间"},
-    {"name": "月收入", "column": "ysr", "data_type": "小数"},
+    {"name": "月收入", "column": "ysr", "data_type": "小数", "length": 12},
 ]
 
 

@@ -127,6 +127,7 @@ class TranscodingReader(io.RawIOBase):
         self._buf = memoryview(b"")
         self._eof = False
         self.bytes_in = 0
+        self.replaced = False  # any undecodable byte so far (the transform then checks rows)
 
     def readable(self) -> bool:
         return True
@@ -140,6 +141,8 @@ class TranscodingReader(io.RawIOBase):
                 text = self._decoder.decode(b"", final=True)
             else:
                 text = self._decoder.decode(data)
+            if not self.replaced and REPLACEMENT in text:
+                self.replaced = True
             self._buf = memoryview(text.encode("utf-8"))
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
@@ -161,6 +164,7 @@ class CountingReader(io.RawIOBase):
         super().__init__()
         self._raw = raw
         self.bytes_in = 0
+        self.replaced = False  # pyarrow rejects invalid UTF-8 itself
 
     def readable(self) -> bool:
         return True

@@ -92,6 +92,7 @@ def run_load(
             for raw in reader.batches():
                 if on_batch is not None:
                     on_batch(raw.batch)
+                transformer.check_replacement = reader.replaced
                 result = transformer(raw.batch, raw.lines, raw.bad)
                 stats.rows_read += raw.batch.num_rows + len(raw.bad)
                 stats.rows_accepted += result.accepted.num_rows

@@ -68,6 +68,11 @@ class TabularReader:
     columns: list[str]
     bytes_total: int | None = None
 
+    @property
+    def replaced(self) -> bool:
+        """Whether undecodable bytes were replaced so far (True when unknown)."""
+        return True
+
     def batches(self) -> Iterator[RawBatch]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -140,6 +145,12 @@ class CsvReader(TabularReader):
             unique_names(first) if header else [f"列{i}" for i in range(1, len(first) + 1)]
         )
 
+    _counter: Any = None
+
+    @property
+    def replaced(self) -> bool:
+        return True if self._counter is None else bool(self._counter.replaced)
+
     def _open_utf8(self) -> tuple[BinaryIO, Any]:
         raw = open(self.path, "rb")  # noqa: SIM115 - closed by the stream wrapper
         counter: Any
@@ -157,6 +168,7 @@ class CsvReader(TabularReader):
 
     def batches(self) -> Iterator[RawBatch]:
         stream, counter = self._open_utf8()
+        self._counter = counter
         bad: list[BadRow] = []
 
         def on_invalid(row: Any) -> str:

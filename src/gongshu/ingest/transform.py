@@ -248,26 +248,43 @@ def _date_general(col: pa.Array) -> pa.Array:
 
 
 def _two_speed(
-    col: pa.Array, iso: str, target: pa.DataType, general: Callable[[pa.Array], pa.Array]
+    col: pa.Array,
+    iso: str,
+    target: pa.DataType,
+    iso_strict: Callable[[pa.Array], pa.Array],
+    general: Callable[[pa.Array], pa.Array],
 ) -> pa.Array:
     """ISO-shaped values go through Arrow's fast strict cast; the rest through ``general``.
 
-    Clean batches (the norm) cost one regex and one cast; dirty rows cost more, but only
-    they are re-parsed.
+    Clean batches (the norm) cost one regex and one cast. If an ISO-shaped value is
+    impossible (1990-02-30) the cast refuses the whole batch, and ``iso_strict`` (strptime
+    plus a day check) parses the ISO values instead; only the non-ISO rows pay for
+    ``general``'s canonicalisation.
     """
     shaped = pc.fill_null(pc.match_substring_regex(col, iso), False)
     iso_values = pc.if_else(shaped, col, None)
     out = _try_cast(iso_values, target)
     if out is None:
-        out = general(iso_values)
+        out = iso_strict(iso_values)
     others = pc.and_(pc.is_valid(col), pc.invert(shaped))
     if _any(others):
         out = pc.replace_with_mask(out, others, general(col.filter(others)))
     return out
 
 
+def _date_iso(col: pa.Array) -> pa.Array:
+    ts = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return pc.cast(pc.if_else(_day_matches(col, ts), ts, _null_like(ts, ts.type)), pa.date32())
+
+
+def _datetime_iso(col: pa.Array) -> pa.Array:
+    text = pc.replace_substring(col, "T", " ")
+    ts = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+    return pc.if_else(_day_matches(text, ts), ts, _null_like(ts, ts.type))
+
+
 def parse_date(col: pa.Array) -> pa.Array:
-    return _two_speed(col, r"^\d{4}-\d{2}-\d{2}$", pa.date32(), _date_general)
+    return _two_speed(col, r"^\d{4}-\d{2}-\d{2}$", pa.date32(), _date_iso, _date_general)
 
 
 def _datetime_general(col: pa.Array) -> pa.Array:
@@ -291,7 +308,11 @@ def _datetime_general(col: pa.Array) -> pa.Array:
 
 def parse_datetime(col: pa.Array) -> pa.Array:
     ts = _two_speed(
-        col, r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$", pa.timestamp("s"), _datetime_general
+        col,
+        r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$",
+        pa.timestamp("s"),
+        _datetime_iso,
+        _datetime_general,
     )
     local = pc.assume_timezone(ts, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
     return pc.cast(local, pa.timestamp("us", tz="UTC"))
@@ -344,6 +365,8 @@ class Transformer:
     mapping: list[ColumnMap]
     source_columns: list[str]
     encoding: str | None = None
+    # False when the reader knows no byte failed to decode (skips a scan per column).
+    check_replacement: bool = True
     _by_target: dict[str, ColumnMap] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -370,7 +393,7 @@ class Transformer:
             else:
                 if not pa.types.is_string(col.type):
                     col = _as_text(col)
-                if item.arrow_type != pa.binary():
+                if self.check_replacement and item.arrow_type != pa.binary():
                     bad_text = pc.match_substring(col, REPLACEMENT)
                     if _any(bad_text):
                         enc = LABELS.get(self.encoding or "", self.encoding or "来源")

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from charset_normalizer import from_bytes
 
 SAMPLE_BYTES = 256 * 1024
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 4 * 1024 * 1024
 REPLACEMENT = "\ufffd"
 
 CANONICAL = {

@@ -42,6 +42,7 @@ FORMATS = {
     "parquet": "Parquet",
 }
 CSV_BLOCK_BYTES = 8 * 1024 * 1024
+SEGMENT_BYTES = 16 * 1024 * 1024
 ROWS_PER_BATCH = 65_536
 
 
@@ -158,7 +159,7 @@ class CsvReader(TabularReader):
             counter = CountingReader(raw)
         else:
             counter = TranscodingReader(raw, self.encoding or "utf-8")
-        return io.BufferedReader(counter, CSV_BLOCK_BYTES), counter
+        return io.BufferedReader(counter, 1024 * 1024), counter
 
     def _first_record(self) -> list[str]:
         stream, _ = self._open_utf8()
@@ -167,26 +168,58 @@ class CsvReader(TabularReader):
             return next(csv.reader(text, delimiter=self.delimiter), [])
 
     def batches(self) -> Iterator[RawBatch]:
+        """Parse the UTF-8 stream in segments of whole records, one short-lived pyarrow
+        reader per segment: a single streaming reader's memory grows with the file
+        (apache/arrow#6764), a fresh one per segment keeps it flat."""
         stream, counter = self._open_utf8()
         self._counter = counter
+        header_rows = 1 if self.header else 0
+        records = 0  # records (parsed and skipped) before the current segment
+        carry = b""
+        first = True
+        try:
+            while True:
+                chunk = stream.read(SEGMENT_BYTES)
+                data = carry + chunk
+                if chunk:
+                    cut = record_boundary(data)
+                    if cut == 0:  # one record longer than a segment: read on
+                        carry = data
+                        continue
+                    segment, carry = data[:cut], data[cut:]
+                else:
+                    segment, carry = data, b""
+                if segment.strip():
+                    skip = header_rows if first else 0
+                    # Record numbers: the header is 1; pyarrow numbers rows within a segment.
+                    offset = 0 if first else header_rows + records
+                    for raw in self._parse(segment, skip, offset, counter):
+                        records += raw.batch.num_rows + len(raw.bad)
+                        yield raw
+                first = False
+                if not chunk:
+                    break
+        finally:
+            stream.close()
+
+    def _parse(self, segment: bytes, skip: int, offset: int, counter: Any) -> Iterator[RawBatch]:
         bad: list[BadRow] = []
 
         def on_invalid(row: Any) -> str:
-            got = row.actual_columns
             bad.append(
                 BadRow(
-                    line=int(row.number) if row.number is not None else -1,
-                    reason=f"列数不符：应为 {row.expected_columns} 列，实际 {got} 列",
+                    line=offset + int(row.number) if row.number is not None else -1,
+                    reason=f"列数不符：应为 {row.expected_columns} 列，实际 {row.actual_columns} 列",
                     raw=row.text,
                 )
             )
             return "skip"
 
         reader = pcsv.open_csv(
-            stream,
+            io.BytesIO(segment),
             read_options=pcsv.ReadOptions(
                 column_names=self.columns,
-                skip_rows=1 if self.header else 0,
+                skip_rows=skip,
                 block_size=CSV_BLOCK_BYTES,
                 # Single-threaded parsing numbers ragged rows; decoding is the bottleneck.
                 use_threads=False,
@@ -202,36 +235,47 @@ class CsvReader(TabularReader):
                 quoted_strings_can_be_null=False,
             ),
         )
-        record = 0
-        first_line = 2 if self.header else 1
+        parsed = 0
         ragged: list[int] = []  # record numbers of skipped rows so far, ascending
-        try:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as e:
-                    raise ValidationFailed(
-                        _csv_error(str(e), self.encoding), code="bad_file"
-                    ) from e
-                n = batch.num_rows
-                ragged.extend(b.line for b in bad if b.line > 0)
-                # Parsed row k is record k + first_line, plus one per skipped row before it.
-                base = np.arange(record + first_line, record + first_line + n, dtype=np.int64)
-                if ragged:
-                    steps = np.asarray(ragged, dtype=np.int64) - np.arange(len(ragged))
-                    base = base + np.searchsorted(steps, base, side="right")
-                record += n
-                out = RawBatch(batch, pa.array(base), bad.copy(), counter.bytes_in)
-                bad.clear()
-                yield out
-            if bad:
-                yield RawBatch(
-                    _empty(self.columns), pa.array([], pa.int64()), bad.copy(), counter.bytes_in
-                )
-        finally:
-            stream.close()
+        first_line = offset + skip + 1
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as e:
+                raise ValidationFailed(_csv_error(str(e), self.encoding), code="bad_file") from e
+            n = batch.num_rows
+            ragged.extend(b.line for b in bad if b.line > 0)
+            # Parsed row k is record k + first_line, plus one per skipped row before it.
+            base = np.arange(parsed + first_line, parsed + first_line + n, dtype=np.int64)
+            if ragged:
+                steps = np.asarray(ragged, dtype=np.int64) - np.arange(len(ragged))
+                base = base + np.searchsorted(steps, base, side="right")
+            parsed += n
+            out = RawBatch(batch, pa.array(base), bad.copy(), counter.bytes_in)
+            bad.clear()
+            yield out
+        if bad:
+            yield RawBatch(
+                _empty(self.columns), pa.array([], pa.int64()), bad.copy(), counter.bytes_in
+            )
+
+
+def record_boundary(data: bytes) -> int:
+    """End of the last complete CSV record in ``data`` (which starts at a record start):
+    just after the last newline outside quotes, or 0 if there is none."""
+    total = data.count(b'"')
+    pos = data.rfind(b"\n")
+    after = 0  # quotes in data[pos:] seen so far
+    end = len(data)
+    while pos >= 0:
+        after += data.count(b'"', pos, end)
+        if (total - after) % 2 == 0:
+            return pos + 1
+        end = pos
+        pos = data.rfind(b"\n", 0, pos)
+    return 0
 
 
 def _csv_error(message: str, encoding: str | None) -> str:

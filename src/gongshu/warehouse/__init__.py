@@ -58,12 +58,19 @@ Columns use one canonical Arrow type set so both engines store the same thing:
 string, binary, bool, int8-64, float32/64, date32, timestamp[us, UTC],
 decimal128 - see :func:`normalize_schema`. Strings stay strings (leading zeros kept).
 
+Sharing one warehouse per process
+---------------------------------
+``shared(url)`` returns the process's one open :class:`Warehouse` for ``url`` (opened on
+first use; the server process owns the DuckDB file, so every domain must go through
+it rather than ``connect`` again); ``release_shared(url)`` closes it (app shutdown).
+
 Concurrency: see :mod:`gongshu.warehouse.duckdb_engine` (per-thread cursors) and
 :mod:`gongshu.warehouse.spark_engine` (pointer files and flocks).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -104,6 +111,8 @@ __all__ = [
     "column_name_for",
     "connect",
     "normalize_schema",
+    "release_shared",
+    "shared",
     "table_name_for",
     "validate_column_name",
     "validate_table_name",
@@ -177,3 +186,24 @@ def connect(
     if url.startswith("spark://"):
         return _connect_spark(url, cleanup, spark_session)
     raise ValueError(f"unsupported warehouse URL {url!r}: use duckdb://... or spark://...")
+
+
+_SHARED: dict[str, Warehouse] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(url: str) -> Warehouse:
+    """The process-wide warehouse for ``url``, opened once and reused by every caller."""
+    with _SHARED_LOCK:
+        wh = _SHARED.get(url)
+        if wh is None:
+            wh = _SHARED[url] = connect(url)
+        return wh
+
+
+def release_shared(url: str) -> None:
+    """Close the shared warehouse for ``url`` (if open); the next ``shared`` reopens it."""
+    with _SHARED_LOCK:
+        wh = _SHARED.pop(url, None)
+    if wh is not None:
+        wh.close()

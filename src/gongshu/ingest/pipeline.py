@@ -1,0 +1,152 @@
+"""One load, end to end: read → transform → stage → gate → publish (or abort).
+
+The data path is Arrow batches all the way: the reader streams batches, the
+transformer splits each into accepted and rejected rows with vectorised kernels, the
+accepted rows stream into the warehouse stage, rejects spill to a temporary Arrow IPC
+file (so a file of bad rows cannot exhaust memory) and are staged into the resource's
+rejects table after the pass. Publishing is the warehouse's atomic switch: until it
+happens, readers see the old table, and a crash leaves only staging that the next
+connect removes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from gongshu.errors import AppError, ValidationFailed
+from gongshu.ingest import gate
+from gongshu.ingest.readers import TabularReader
+from gongshu.ingest.spec import ResourceSpec
+from gongshu.ingest.transform import REJECT_SCHEMA, ColumnMap, Transformer
+from gongshu.warehouse import Warehouse
+
+REJECT_TABLE_SCHEMA = pa.schema(
+    [("load_id", pa.int64()), ("line", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
+)
+Progress = Callable[[int, int], None]  # (rows read so far, source bytes read so far)
+
+
+class GateBlocked(AppError):
+    status_code = 422
+    default_code = "gate_blocked"
+    stats: LoadStats | None = None
+
+
+@dataclass
+class LoadStats:
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    bytes_read: int = 0
+    duration_s: float = 0.0
+    published_rows: int = 0
+    findings: list[gate.GateFinding] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    watermark: object = None
+
+
+def run_load(
+    wh: Warehouse,
+    spec: ResourceSpec,
+    reader: TabularReader,
+    mapping: list[ColumnMap],
+    *,
+    load_id: int,
+    mode: str = "full",
+    max_reject_ratio: float = 0.5,
+    progress: Progress | None = None,
+    tmp_dir: str | os.PathLike[str] | None = None,
+    on_batch: Callable[[pa.RecordBatch], None] | None = None,
+) -> LoadStats:
+    """Load everything ``reader`` yields into ``spec``'s table; raises on failure.
+
+    On any exception (including :class:`GateBlocked`) nothing was published.
+    ``on_batch`` sees each raw source batch (connectors track watermarks with it).
+    """
+    if mode not in ("full", "incremental"):
+        raise ValidationFailed("归集方式只能是全量或增量", code="bad_mode")
+    keys = spec.key_columns
+    if mode == "incremental" and not keys:
+        raise ValidationFailed("增量归集需要资源目录中标明主键数据项", code="no_key")
+    if not spec.items:
+        raise ValidationFailed("资源目录中没有数据项，无法归集", code="no_items")
+    started = time.monotonic()
+    stats = LoadStats(columns=list(reader.columns))
+    transformer = Transformer(spec, mapping, list(reader.columns), reader.encoding)
+    spill_dir = Path(tmp_dir) if tmp_dir else None
+    if spill_dir:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        prefix=f"rejects-{load_id}-", suffix=".arrow", dir=spill_dir, delete=True
+    ) as spill:
+        writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
+
+        def accepted() -> Iterator[pa.RecordBatch]:
+            for raw in reader.batches():
+                if on_batch is not None:
+                    on_batch(raw.batch)
+                transformer.check_replacement = reader.replaced
+                result = transformer(raw.batch, raw.lines, raw.bad)
+                stats.rows_read += raw.batch.num_rows + len(raw.bad)
+                stats.rows_accepted += result.accepted.num_rows
+                stats.rows_rejected += result.rejected.num_rows
+                stats.bytes_read = max(stats.bytes_read, raw.bytes_read)
+                if result.rejected.num_rows:
+                    writer.write_batch(result.rejected)
+                if progress is not None:
+                    progress(stats.rows_read, stats.bytes_read)
+                if result.accepted.num_rows:
+                    yield result.accepted
+
+        with wh.begin_load(spec.table, load_id, spec.arrow_schema) as stage:
+            try:
+                stage.append(pa.RecordBatchReader.from_batches(spec.arrow_schema, accepted()))
+            finally:
+                reader.close()
+            writer.close()
+            spill.flush()
+            ctx = gate.GateContext(
+                resource=spec,
+                staged=stage.staged_table(),
+                warehouse=wh,
+                load_id=load_id,
+                mode=mode,
+                rows_read=stats.rows_read,
+                rows_accepted=stats.rows_accepted,
+                rows_rejected=stats.rows_rejected,
+                max_reject_ratio=max_reject_ratio,
+            )
+            verdict = gate.evaluate(ctx)
+            stats.findings = verdict.findings
+            if stats.rows_rejected:
+                _publish_rejects(wh, spec, load_id, spill.name)
+            if not verdict.passed:
+                blocked = GateBlocked(f"质量闸门未通过：{verdict.message()}")
+                blocked.stats = stats  # the load records what was read even when blocked
+                raise blocked
+            result = stage.publish(mode, key_columns=keys if mode == "incremental" else None)
+            stats.published_rows = result.rows
+    stats.duration_s = time.monotonic() - started
+    return stats
+
+
+def _publish_rejects(wh: Warehouse, spec: ResourceSpec, load_id: int, path: str) -> None:
+    """Rejects of this load into the resource's rejects table (kept per load)."""
+    with pa.memory_map(path) as source:
+        reader = pa.ipc.open_stream(source)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for b in reader:
+                ids = pa.repeat(pa.scalar(load_id, pa.int64()), b.num_rows)
+                yield pa.RecordBatch.from_arrays([ids, *b.columns], schema=REJECT_TABLE_SCHEMA)
+
+        with wh.begin_load(spec.rejects_table, load_id, REJECT_TABLE_SCHEMA) as stage:
+            stage.append(pa.RecordBatchReader.from_batches(REJECT_TABLE_SCHEMA, batches()))
+            stage.publish("incremental", key_columns=["load_id"])

@@ -1,0 +1,516 @@
+"""Map, normalise, validate and cast source batches to a resource's schema, vectorised.
+
+One pass per batch, all in Arrow compute kernels (no Python loop over rows): each target
+column is normalised (full-width → half-width, spaces, case) as its mapping says, parsed
+to its catalog type, and checked (key present, length, decodable text). Rows failing
+any check leave the batch as *rejects* with every reason in Chinese and the row's
+original fields as a CSV fragment; the rest are the *accepted* batch, in the
+warehouse schema of the resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gongshu.errors import ValidationFailed
+from gongshu.ingest.encoding import LABELS, REPLACEMENT
+from gongshu.ingest.readers import BadRow
+from gongshu.ingest.spec import ItemSpec, ResourceSpec
+
+NORMALIZERS: dict[str, str] = {
+    "nfkc": "全角转半角",
+    "trim": "去首尾空白",
+    "nospace": "去除全部空格",
+    "upper": "字母转大写",
+}
+REJECT_SCHEMA = pa.schema([("line", pa.int64()), ("reason", pa.string()), ("raw", pa.string())])
+LOCAL_TZ = "Asia/Shanghai"
+# Excel stores dates as days since 1899-12-30; 5-digit serials are 1927-05-18 .. 2173-10-14.
+EXCEL_EPOCH_DAYS = -25569
+_INT_RE = r"^[+-]?\d{1,18}(\.0+)?$"
+_FLOAT_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$"
+_EXCEL_RE = r"^\d{5}(\.\d+)?$"
+_TRUE = ["1", "true", "t", "y", "yes", "是", "对", "√"]
+_FALSE = ["0", "false", "f", "n", "no", "否", "错", "×"]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Target item column ← source column (``None``: not supplied, stays empty)."""
+
+    target: str
+    source: str | None
+    normalize: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "source": self.source, "normalize": list(self.normalize)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnMap:
+        return cls(d["target"], d.get("source") or None, tuple(d.get("normalize") or ()))
+
+
+def default_normalize(item: ItemSpec) -> tuple[str, ...]:
+    if item.arrow_type != pa.string():
+        return ("nfkc", "trim")
+    if item.is_code:
+        return ("nfkc", "nospace", "upper")
+    return ("trim",)
+
+
+def _norm_label(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+# Labels departments actually use for common data elements.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "公民身份号码": ("身份证号", "身份证号码", "身份证", "证件号码", "证件号", "sfzh", "idcard"),
+    "统一社会信用代码": ("信用代码", "社会信用代码", "统一代码", "tyshxydm", "uscc"),
+    "手机号码": ("手机", "手机号", "移动电话", "联系手机"),
+    "联系电话": ("电话", "联系方式", "电话号码"),
+    "行政区划代码": ("区划代码", "行政区划", "区划"),
+    "组织机构名称": ("单位名称", "企业名称", "机构名称", "名称"),
+    "法定代表人姓名": ("法定代表人", "法人", "法人代表"),
+}
+
+
+def _score(source: str, wanted: list[str]) -> float:
+    """Character overlap (Dice) of a source label with the best of the item's labels."""
+    chars = set(source)
+    best = 0.0
+    for w in wanted:
+        if not w or not chars:
+            continue
+        common = len(chars & set(w))
+        best = max(best, 2 * common / (len(chars) + len(set(w))))
+    return best
+
+
+def suggest_mapping(spec: ResourceSpec, source_columns: Iterable[str]) -> list[ColumnMap]:
+    """Guess each item's source column: exact English column name or Chinese label (or a
+    known synonym of its data element) first, then the best character overlap >= 0.7."""
+    sources = list(source_columns)
+    normed = {s: _norm_label(s) for s in sources}
+    used: set[str] = set()
+    picks: dict[str, str] = {}
+    labels: dict[str, list[str]] = {}
+    for item in spec.items:
+        wanted = [_norm_label(item.column), _norm_label(item.name)]
+        for element in (item.data_element, item.name):
+            if element:
+                wanted.append(_norm_label(element))
+                wanted.extend(_norm_label(x) for x in SYNONYMS.get(element, ()))
+        labels[item.column] = wanted
+        exact = next((s for w in wanted for s in sources if normed[s] == w and s not in used), None)
+        if exact:
+            picks[item.column] = exact
+            used.add(exact)
+    candidates = sorted(
+        (
+            (_score(normed[s], labels[i.column][1:]), i.column, s)
+            for i in spec.items
+            if i.column not in picks
+            for s in sources
+            if s not in used
+        ),
+        reverse=True,
+    )
+    for score, column, source in candidates:
+        if score < 0.7:
+            break
+        if column in picks or source in used:
+            continue
+        picks[column] = source
+        used.add(source)
+    return [ColumnMap(i.column, picks.get(i.column), default_normalize(i)) for i in spec.items]
+
+
+def check_mapping(spec: ResourceSpec, mapping: list[ColumnMap], source_columns: list[str]) -> None:
+    targets = {m.target for m in mapping}
+    unknown = targets - {i.column for i in spec.items}
+    if unknown:
+        raise ValidationFailed(
+            f"映射中有资源不存在的数据项：{'、'.join(sorted(unknown))}", code="bad_mapping"
+        )
+    missing_src = [m.source for m in mapping if m.source and m.source not in source_columns]
+    if missing_src:
+        raise ValidationFailed(
+            f"来源中没有这些列：{'、'.join(missing_src)}（来源列：{'、'.join(source_columns[:30])}）",
+            code="bad_mapping",
+        )
+    by_target = {m.target: m for m in mapping}
+    unmapped_keys = [
+        i.name
+        for i in spec.items
+        if i.is_key and not (by_target.get(i.column) and by_target[i.column].source)
+    ]
+    if unmapped_keys:
+        raise ValidationFailed(f"主键数据项未映射：{'、'.join(unmapped_keys)}", code="key_unmapped")
+    if not any(m.source for m in mapping):
+        raise ValidationFailed("没有任何数据项映射到来源列", code="bad_mapping")
+    for m in mapping:
+        bad = set(m.normalize) - set(NORMALIZERS)
+        if bad:
+            raise ValidationFailed(
+                f"未知的规范化选项：{'、'.join(sorted(bad))}", code="bad_mapping"
+            )
+
+
+# ---- kernels -------------------------------------------------------------------------
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
+    for step in steps:
+        if step == "nfkc":
+            # Most batches are pure ASCII: skip the Unicode pass for them.
+            if not pc.all(pc.string_is_ascii(col)).as_py():
+                col = pc.utf8_normalize(col, "NFKC")
+        elif step == "trim":
+            col = pc.utf8_trim_whitespace(col)
+        elif step == "nospace":
+            col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
+        elif step == "upper":
+            col = pc.utf8_upper(col)
+    return col
+
+
+def _blank_to_null(col: pa.Array) -> pa.Array:
+    blank = pc.equal(pc.utf8_length(col), 0)
+    if not _any(blank):
+        return col
+    return pc.if_else(blank, pa.scalar(None, col.type), col)
+
+
+def _datetime_text(col: pa.Array) -> pa.Array:
+    """One canonical spelling ``YYYY-MM-DD[ HH:MM[:SS]]`` for the dates departments write:
+    ``2024/1/5``, ``2024.01.05``, ``2024年1月5日``, ``20240105``, ``2024-01-05T08:00:00.5``."""
+    col = pc.replace_substring_regex(col, r"[/.年月]", "-")
+    col = pc.replace_substring_regex(col, r"[日T]", " ")
+    col = pc.utf8_trim_whitespace(col)
+    col = pc.replace_substring_regex(
+        col, r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6"
+    )
+    col = pc.replace_substring_regex(col, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    col = pc.replace_substring_regex(col, r"^(\d{4})-(\d)-", r"\1-0\2-")
+    col = pc.replace_substring_regex(col, r"^(\d{4}-\d{2})-(\d)( |$)", r"\1-0\2\3")
+    col = pc.replace_substring_regex(col, r" (\d):", r" 0\1:")
+    return pc.replace_substring_regex(col, r"(\d{2}:\d{2}:\d{2})-\d+$", r"\1")
+
+
+def _try_cast(col: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """Arrow's own strict cast: fast, but all or nothing (None if any value is bad)."""
+    try:
+        return pc.cast(col, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _null_like(col: pa.Array, t: pa.DataType) -> pa.Scalar:
+    return pa.scalar(None, t)
+
+
+def _day_matches(text: pa.Array, ts: pa.Array) -> pa.Array:
+    """strptime rolls 2024-02-30 over to 03-01; the day then differs from the text's."""
+    parsed = pc.if_else(pc.is_valid(ts), pc.utf8_slice_codeunits(text, 8, 10), None)
+    day = pc.cast(parsed, pa.int64())  # digits wherever strptime succeeded
+    return pc.fill_null(pc.equal(pc.cast(pc.day(ts), pa.int64()), day), False)
+
+
+def _date_general(col: pa.Array) -> pa.Array:
+    """Any spelling, Excel serials included (the slow path, for rows not in ISO form)."""
+    text = _datetime_text(col)
+    head = pc.utf8_slice_codeunits(text, 0, 10)
+    head = pc.if_else(pc.match_substring_regex(head, r"^\d{4}-\d{2}-\d{2}$"), head, None)
+    ts = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
+    ts = pc.if_else(_day_matches(head, ts), ts, _null_like(ts, ts.type))
+    out = pc.cast(ts, pa.date32())
+    excel = pc.match_substring_regex(col, _EXCEL_RE)
+    if _any(excel):
+        days = pc.cast(pc.floor(pc.cast(pc.if_else(excel, col, None), pa.float64())), pa.int32())
+        days = pc.cast(pc.add(days, EXCEL_EPOCH_DAYS), pa.int32())
+        out = pc.coalesce(out, days.view(pa.date32()))
+    # A date with a non-midnight time part is not a date.
+    tail = pc.utf8_slice_codeunits(text, 10)
+    extra = pc.and_(
+        pc.greater(pc.utf8_length(tail), 0),
+        pc.invert(pc.match_substring_regex(tail, r"^ 00:00(:00)?$")),
+    )
+    return pc.if_else(pc.fill_null(extra, False), pa.scalar(None, pa.date32()), out)
+
+
+def _two_speed(
+    col: pa.Array,
+    iso: str,
+    target: pa.DataType,
+    iso_strict: Callable[[pa.Array], pa.Array],
+    general: Callable[[pa.Array], pa.Array],
+) -> pa.Array:
+    """ISO-shaped values go through Arrow's fast strict cast; the rest through ``general``.
+
+    Clean batches (the norm) cost one regex and one cast. If an ISO-shaped value is
+    impossible (1990-02-30) the cast refuses the whole batch, and ``iso_strict`` (strptime
+    plus a day check) parses the ISO values instead; only the non-ISO rows pay for
+    ``general``'s canonicalisation.
+    """
+    shaped = pc.fill_null(pc.match_substring_regex(col, iso), False)
+    iso_values = pc.if_else(shaped, col, None)
+    out = _try_cast(iso_values, target)
+    if out is None:
+        out = iso_strict(iso_values)
+    others = pc.and_(pc.is_valid(col), pc.invert(shaped))
+    if _any(others):
+        out = pc.replace_with_mask(out, others, general(col.filter(others)))
+    return out
+
+
+def _date_iso(col: pa.Array) -> pa.Array:
+    ts = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return pc.cast(pc.if_else(_day_matches(col, ts), ts, _null_like(ts, ts.type)), pa.date32())
+
+
+def _datetime_iso(col: pa.Array) -> pa.Array:
+    text = pc.replace_substring(col, "T", " ")
+    ts = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+    return pc.if_else(_day_matches(text, ts), ts, _null_like(ts, ts.type))
+
+
+def parse_date(col: pa.Array) -> pa.Array:
+    return _two_speed(col, r"^\d{4}-\d{2}-\d{2}$", pa.date32(), _date_iso, _date_general)
+
+
+def _datetime_general(col: pa.Array) -> pa.Array:
+    text = _datetime_text(col)
+    n = pc.utf8_length(text)
+    # Pad to seconds so one format covers dates, minutes and seconds.
+    full = pc.if_else(
+        pc.equal(n, 10),
+        pc.binary_join_element_wise(text, " 00:00:00", ""),
+        pc.if_else(pc.equal(n, 16), pc.binary_join_element_wise(text, ":00", ""), text),
+    )
+    ts = pc.strptime(full, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+    ts = pc.if_else(_day_matches(full, ts), ts, _null_like(ts, ts.type))
+    excel = pc.match_substring_regex(col, _EXCEL_RE)
+    if _any(excel):
+        serial = pc.cast(pc.if_else(excel, col, None), pa.float64())
+        secs = pc.cast(pc.round(pc.multiply(pc.subtract(serial, 25569.0), 86400.0)), pa.int64())
+        ts = pc.coalesce(ts, secs.view(pa.timestamp("s")))
+    return ts
+
+
+def parse_datetime(col: pa.Array) -> pa.Array:
+    ts = _two_speed(
+        col,
+        r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$",
+        pa.timestamp("s"),
+        _datetime_iso,
+        _datetime_general,
+    )
+    local = pc.assume_timezone(ts, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
+    return pc.cast(local, pa.timestamp("us", tz="UTC"))
+
+
+def _parse(item: ItemSpec, col: pa.Array) -> tuple[pa.Array, str]:
+    """(typed column, failure message). Values that do not parse become null."""
+    t = item.arrow_type
+    if t == pa.int64():
+        fast = _try_cast(col, t)
+        if fast is not None:
+            return fast, "不是整数"
+        ok = pc.match_substring_regex(col, _INT_RE)
+        digits = pc.replace_substring_regex(col, r"\.0+$", "")
+        return pc.cast(pc.if_else(ok, digits, None), t), "不是整数"
+    if t == pa.float64():
+        fast = _try_cast(col, t)
+        if fast is not None:
+            return fast, "不是数值"
+        ok = pc.match_substring_regex(col, _FLOAT_RE)
+        return pc.cast(pc.if_else(ok, col, None), t), "不是数值"
+    if t == pa.date32():
+        return parse_date(col), "不是有效日期"
+    if pa.types.is_timestamp(t):
+        return parse_datetime(col), "不是有效日期时间"
+    if t == pa.bool_():
+        low = pc.utf8_lower(col)
+        is_true = pc.is_in(low, value_set=pa.array(_TRUE))
+        is_false = pc.is_in(low, value_set=pa.array(_FALSE))
+        known = pc.or_(is_true, is_false)
+        return pc.if_else(known, is_true, pa.scalar(None, pa.bool_())), "不是布尔值（是/否）"
+    if t == pa.binary():
+        return pc.cast(col, pa.binary()), ""
+    return col, ""
+
+
+@dataclass
+class TransformResult:
+    accepted: pa.RecordBatch
+    rejected: pa.RecordBatch  # REJECT_SCHEMA
+
+    @property
+    def n_rejected(self) -> int:
+        return self.rejected.num_rows
+
+
+@dataclass
+class Transformer:
+    spec: ResourceSpec
+    mapping: list[ColumnMap]
+    source_columns: list[str]
+    encoding: str | None = None
+    # False when the reader knows no byte failed to decode (skips a scan per column).
+    check_replacement: bool = True
+    _by_target: dict[str, ColumnMap] = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_mapping(self.spec, self.mapping, self.source_columns)
+        self._by_target = {m.target: m for m in self.mapping}
+        self.schema = self.spec.arrow_schema
+
+    def _column(
+        self, item: ItemSpec, batch: pa.RecordBatch
+    ) -> tuple[pa.Array, list[tuple[pa.Array, str]]]:
+        n = batch.num_rows
+        m = self._by_target.get(item.column)
+        label = f"{item.name}（{item.column}）"
+        checks: list[tuple[pa.Array, str]] = []
+        if m is None or m.source is None:
+            col: pa.Array = pa.nulls(n, item.arrow_type)
+        else:
+            col = batch.column(m.source)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            typed = None if pa.types.is_string(col.type) else typed_cast(col, item.arrow_type)
+            if typed is not None:
+                col = typed  # typed source (Parquet, SQL, JSON numbers): nothing to parse
+            else:
+                if not pa.types.is_string(col.type):
+                    col = _as_text(col)
+                if self.check_replacement and item.arrow_type != pa.binary():
+                    bad_text = pc.match_substring(col, REPLACEMENT)
+                    if _any(bad_text):
+                        enc = LABELS.get(self.encoding or "", self.encoding or "来源")
+                        checks.append((bad_text, f"{label}含无法按 {enc} 解码的字符"))
+                col = _blank_to_null(normalise(col, m.normalize))
+                raw_col = col
+                col, message = _parse(item, col)
+                if message:
+                    failed = pc.and_(pc.is_valid(raw_col), pc.is_null(col))
+                    if _any(failed):
+                        checks.append((failed, f"{label}{message}"))
+        if item.length and pa.types.is_string(item.arrow_type):
+            too_long = pc.fill_null(pc.greater(pc.utf8_length(col), item.length), False)
+            if _any(too_long):
+                checks.append((too_long, f"{label}超过长度 {item.length}"))
+        if item.is_key:
+            missing = pc.is_null(col)
+            if _any(missing):
+                checks.append((missing, f"{label}为主键，不能为空"))
+        return col, checks
+
+    def __call__(
+        self, batch: pa.RecordBatch, lines: pa.Array, bad: list[BadRow] | None = None
+    ) -> TransformResult:
+        columns: list[pa.Array] = []
+        checks: list[tuple[pa.Array, str]] = []
+        for item in self.spec.items:
+            col, item_checks = self._column(item, batch)
+            columns.append(col)
+            checks.extend(item_checks)
+        accepted = pa.RecordBatch.from_arrays(columns, schema=self.schema)
+        rejected = _bad_rows(bad or [])
+        if checks:
+            # Each failed check contributes "message；"; rows with any text are rejected.
+            empty = pa.scalar("")
+            parts = [pc.if_else(mask, pa.scalar(msg + "；"), empty) for mask, msg in checks]
+            reason = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+            reject = pc.not_equal(reason, "")
+            accepted = accepted.filter(pc.invert(reject))
+            rows = batch.filter(reject)
+            reason = pc.utf8_rtrim(reason.filter(reject), characters="；")
+            value_rejects = pa.RecordBatch.from_arrays(
+                [lines.filter(reject), reason, raw_text(rows)], schema=REJECT_SCHEMA
+            )
+            rejected = _concat([rejected, value_rejects])
+        return TransformResult(accepted, rejected)
+
+
+def typed_cast(col: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """Cast a typed source column straight to the target type, or None to parse its text.
+
+    Naive timestamps from databases are local time (Asia/Shanghai), like CSV text.
+    """
+    t = col.type
+    try:
+        if pa.types.is_null(t):
+            return pa.nulls(len(col), target)
+        if target == pa.int64() and pa.types.is_integer(t):
+            return pc.cast(col, target)
+        if target == pa.float64() and (
+            pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        ):
+            return pc.cast(col, target)
+        if target == pa.bool_() and pa.types.is_boolean(t):
+            return col
+        if target == pa.date32() and pa.types.is_date(t):
+            return pc.cast(col, target)
+        if target == pa.date32() and pa.types.is_timestamp(t):
+            local = pc.local_timestamp(col) if t.tz else col
+            return pc.cast(pc.floor_temporal(local, unit="day"), pa.date32())
+        if pa.types.is_timestamp(target) and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+            ts = pc.cast(col, pa.timestamp("us")) if pa.types.is_date(t) else col
+            if not ts.type.tz:
+                ts = pc.assume_timezone(ts, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
+            return pc.cast(ts, target)
+        if target == pa.binary() and (pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+            return pc.cast(col, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return None
+
+
+def _as_text(col: pa.Array) -> pa.Array:
+    t = col.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(col), pa.string())
+    if pa.types.is_timestamp(t) and t.tz:
+        col = pc.local_timestamp(pc.cast(col, pa.timestamp(t.unit, LOCAL_TZ)))
+    if pa.types.is_decimal(t):
+        col = pc.cast(col, pa.float64())
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pc.cast(col, pa.string())
+    return pc.cast(col, pa.string())
+
+
+def raw_text(batch: pa.RecordBatch) -> pa.Array:
+    """Each row's fields as one CSV line fragment (always quoted), for rejects download."""
+    if batch.num_columns == 0:
+        return pa.array([""] * batch.num_rows, pa.string())
+    quoted = []
+    for col in batch.columns:
+        text = col if pa.types.is_string(col.type) else _as_text(col)
+        text = pc.replace_substring(text, '"', '""')
+        quoted.append(pc.binary_join_element_wise('"', text, '"', ""))
+    return pc.binary_join_element_wise(*quoted, ",", null_handling="replace", null_replacement="")
+
+
+def _bad_rows(bad: list[BadRow]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(
+        [{"line": b.line, "reason": b.reason, "raw": b.raw} for b in bad], schema=REJECT_SCHEMA
+    )
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    batches = [b for b in batches if b.num_rows]
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=REJECT_SCHEMA)
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]

@@ -703,7 +703,7 @@ def import_catalog(
     db_names: set[tuple[int, str]] = set(
         session.execute(
             select(Resource.owner_org_id, Resource.name).where(Resource.status != Status.retired)
-        ).tuples()
+        )
     )
     file_codes = set(by_code)
     all_codes = set(session.scalars(select(Resource.code))) | file_codes
@@ -811,7 +811,7 @@ def export_records(
     """What an export contains: one content dict per resource (plus code, org, status)."""
     service.ensure_catalog_reader(actor)
     orgs = {o.id: o for o in session.scalars(select(Org))}
-    system_names = dict(session.execute(select(System.id, System.name)).tuples().all())
+    system_names = dict(session.execute(select(System.id, System.name)).all())
     out: list[dict[str, Any]] = []
     if release_id is not None:
         from gongshu.catalog.releases import release_entries

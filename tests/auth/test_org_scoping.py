@@ -28,11 +28,45 @@ SCOPED_PARAMS: dict[str, str] = {
     "system_id": "system_b",
     "key_id": "key_b",
     "user_id": "user_b",
+    "resource_id": "resource_b",
+    "source_id": "source_b",
+    "load_id": "load_b",
+    "device_id": "device_b",
 }
 
 
+def _ingest_world(session: Session, settings: Any, org_b: Org) -> dict[str, Any]:
+    """Org B's published resource with a source, a finished load and an IoT device."""
+    import io
+
+    from gongshu.ingest import service as ingest
+    from gongshu.ingest.schemas import DeviceCreate
+    from gongshu.warehouse import shared
+    from tests.catalog.helpers import make_resource, officer
+
+    resource = make_resource(session, org_b, publish=True, name="专有数据资源")
+    actor = officer(org_b)
+    source = ingest.save_upload(
+        session,
+        actor,
+        resource.id,
+        "乙局.csv",
+        io.BytesIO("公民身份号码,姓名\n330602199001010011,乙\n".encode()),
+        settings,
+    )
+    load = ingest.run_source(
+        session, actor, source.id, wh=shared(settings.warehouse_url), settings=settings
+    )
+    device, _ = ingest.create_device(
+        session, actor, DeviceCreate(resource_id=resource.id, code="B-1", name="乙设备")
+    )
+    # Published resources are visible citywide by design; a draft is org B's alone.
+    draft = make_resource(session, org_b, name="草稿数据资源")
+    return {"resource_b": draft.id, "source_b": source.id, "load_b": load.id, "device_b": device.id}
+
+
 @pytest.fixture
-def world(session: Session) -> dict[str, Any]:
+def world(session: Session, settings: Any) -> dict[str, Any]:
     org_a = make_org(session, "ORGA", name="甲局")
     org_b = make_org(session, "ORGB", name="乙局", contact_name="乙联系人")
     system_a = make_system(session, org_a, "甲系统")
@@ -47,7 +81,7 @@ def world(session: Session) -> dict[str, Any]:
         "system_b": system_b.id,
         "key_b": key_b.id,
         "user_b": user_b.id,
-    }
+    } | _ingest_world(session, settings, org_b)
 
 
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -64,6 +98,23 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         (user.is_active, user.role, user.password_hash),
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
+        _ingest_snapshot(session, world),
+    )
+
+
+def _ingest_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    from gongshu.ingest.models import Device, Load, Source
+
+    source = session.get(Source, world["source_b"])
+    load = session.get(Load, world["load_b"])
+    device = session.get(Device, world["device_b"])
+    assert source and load and device
+    return (
+        (source.name, source.mapping, source.config, source.updated_at),
+        (load.status, load.rows_accepted),
+        (device.revoked_at, device.name),
+        session.scalar(select(func.count()).select_from(Load)),
+        session.scalar(select(func.count()).select_from(Source)),
     )
 
 

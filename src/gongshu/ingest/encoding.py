@@ -77,6 +77,16 @@ def detect_bytes(samples: list[bytes]) -> str:
         return "gbk"
     if all(_decodes(s, "gb18030") for s in aligned):
         return "gb18030"
+    # A few corrupt bytes in an otherwise clean file: pick the encoding with fewest errors
+    # (the bad rows are rejected later), preferring UTF-8, then GBK.
+    blob = b"\n".join(aligned)
+    errors = {
+        enc: codecs.getincrementaldecoder(enc)(errors="replace").decode(blob).count(REPLACEMENT)
+        for enc in ("utf-8", "gbk", "gb18030")
+    }
+    best_enc = min(errors, key=lambda e: errors[e])
+    if errors[best_enc] <= max(4, len(blob) // 2000):
+        return best_enc
     best = from_bytes(b"".join(aligned)).best()
     if best is None:
         return "gb18030"  # decodes any byte sequence GBK-family exports produce

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongshu.config import Settings
@@ -132,7 +133,7 @@ class IotBuffer:
                 file_name=path.name,
                 max_reject_ratio=1.0,  # bad readings are rejects, never a reason to drop good ones
             )
-            reader = ArrowReader(columns, _read_spool(path, columns), "iot")
+            reader = ArrowReader(columns, _read_spool(path, columns, spec.key_columns), "iot")
             load = service.execute_load(
                 session, actor, load.id, wh=self.wh, settings=self.settings, reader=reader
             )
@@ -162,19 +163,21 @@ class IotBuffer:
             log.error("IoT spool %s parked after %d failures: %s", path, n, error)
 
 
-def _read_spool(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _read_spool(path: Path, columns: list[str], keys: list[str]) -> Iterator[pa.RecordBatch]:
+    """A spool file as one batch, a re-sent reading (same key) kept once (the last)."""
     rows: list[dict[str, Any]] = []
     with open(path, "rb") as f:
         for line in f:
-            if not line.strip():
-                continue
-            obj = orjson.loads(line)
-            rows.append({c: _text(obj.get(c)) for c in columns})
-            if len(rows) >= 50_000:
-                yield pa.RecordBatch.from_pylist(rows, schema=_schema(columns))
-                rows = []
-    if rows:
-        yield pa.RecordBatch.from_pylist(rows, schema=_schema(columns))
+            if line.strip():
+                obj = orjson.loads(line)
+                rows.append({c: _text(obj.get(c)) for c in columns})
+    table = pa.Table.from_pylist(rows, schema=_schema(columns))
+    if keys and table.num_rows:
+        indexed = table.append_column("__i", pa.array(range(table.num_rows), pa.int64()))
+        last = indexed.group_by(keys, use_threads=False).aggregate([("__i", "max")])
+        keep = last.column("__i_max").combine_chunks()
+        table = table.take(keep.take(pc.array_sort_indices(keep)))  # arrival order
+    yield from table.to_batches()
 
 
 def _schema(columns: list[str]) -> pa.Schema:

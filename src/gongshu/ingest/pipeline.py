@@ -36,6 +36,7 @@ Progress = Callable[[int, int], None]  # (rows read so far, source bytes read so
 class GateBlocked(AppError):
     status_code = 422
     default_code = "gate_blocked"
+    stats: LoadStats | None = None
 
 
 @dataclass
@@ -109,6 +110,7 @@ def run_load(
             finally:
                 reader.close()
             writer.close()
+            spill.flush()
             ctx = gate.GateContext(
                 resource=spec,
                 staged=stage.staged_table(),
@@ -125,7 +127,9 @@ def run_load(
             if stats.rows_rejected:
                 _publish_rejects(wh, spec, load_id, spill.name)
             if not verdict.passed:
-                raise GateBlocked(f"质量闸门未通过：{verdict.message()}")
+                blocked = GateBlocked(f"质量闸门未通过：{verdict.message()}")
+                blocked.stats = stats  # the load records what was read even when blocked
+                raise blocked
             result = stage.publish(mode, key_columns=keys if mode == "incremental" else None)
             stats.published_rows = result.rows
     stats.duration_s = time.monotonic() - started

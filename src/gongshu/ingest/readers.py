@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -191,6 +192,7 @@ class CsvReader(TabularReader):
         )
         record = 0
         first_line = 2 if self.header else 1
+        ragged: list[int] = []  # record numbers of skipped rows so far, ascending
         try:
             while True:
                 try:
@@ -202,13 +204,14 @@ class CsvReader(TabularReader):
                         _csv_error(str(e), self.encoding), code="bad_file"
                     ) from e
                 n = batch.num_rows
-                skipped = len(bad)
-                lines = pa.array(
-                    range(record + first_line + skipped, record + first_line + skipped + n),
-                    pa.int64(),
-                )
+                ragged.extend(b.line for b in bad if b.line > 0)
+                # Parsed row k is record k + first_line, plus one per skipped row before it.
+                base = np.arange(record + first_line, record + first_line + n, dtype=np.int64)
+                if ragged:
+                    steps = np.asarray(ragged, dtype=np.int64) - np.arange(len(ragged))
+                    base = base + np.searchsorted(steps, base, side="right")
                 record += n
-                out = RawBatch(batch, lines, bad.copy(), counter.bytes_in)
+                out = RawBatch(batch, pa.array(base), bad.copy(), counter.bytes_in)
                 bad.clear()
                 yield out
             if bad:

@@ -27,13 +27,13 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from gongshu.audit import service as audit
 from gongshu.auth.principal import Principal, Role
 from gongshu.config import Settings
-from gongshu.db import utcnow
+from gongshu.db import UTCDateTime, utcnow
 from gongshu.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from gongshu.ingest import catalog_port, connectors
 from gongshu.ingest.connectors import ConnectorContext, Pull, WatermarkTracker
@@ -725,14 +725,14 @@ def ledger(session: Session, actor: Principal, *, days: int = 30) -> dict[str, A
                 ok.c.org_id,
                 func.sum(ok.c.rows_accepted),
                 func.count(),
-                func.max(ok.c.finished_at),
+                type_coerce(func.max(ok.c.finished_at), UTCDateTime),
             )
             .group_by(ok.c.resource_id, ok.c.resource_code, ok.c.org_id)
             .order_by(func.sum(ok.c.rows_accepted).desc())
         )
     ]
     since = utcnow() - timedelta(days=days)
-    day_col = cast(ok.c.started_at, Date)
+    day_col = _local_day(session, ok.c.started_at)
     per_day: dict[str, int] = {}
     for day, rows in session.execute(
         select(day_col, func.sum(ok.c.rows_accepted))
@@ -767,6 +767,13 @@ def ledger(session: Session, actor: Principal, *, days: int = 30) -> dict[str, A
     }
 
 
+def _local_day(session: Session, column: Any) -> Any:
+    """The Asia/Shanghai calendar day of a UTC timestamp, as text, on either backend."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column, "+8 hours")
+    return cast(func.timezone("Asia/Shanghai", column), Date)
+
+
 def missing(
     session: Session, actor: Principal, now: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -774,13 +781,15 @@ def missing(
     _staff(actor)
     now = now or utcnow()
     specs = catalog_port.published(session, None if actor.can_read_org(None) else actor.org_id)
-    last = dict(
-        session.execute(
-            select(Load.resource_id, func.max(Load.finished_at))
+    newest = type_coerce(func.max(Load.finished_at), UTCDateTime)  # max() loses the type
+    last = {
+        rid: when
+        for rid, when in session.execute(
+            select(Load.resource_id, newest)
             .where(Load.status == LoadStatus.succeeded)
             .group_by(Load.resource_id)
-        ).tuples()
-    )
+        )
+    }
     names = {o.id: o.name for o in orgs.list_orgs(session, actor, limit=100_000)[0]}
     out = []
     for spec in specs:

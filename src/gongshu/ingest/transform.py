@@ -93,7 +93,7 @@ def _score(source: str, wanted: list[str]) -> float:
 
 def suggest_mapping(spec: ResourceSpec, source_columns: Iterable[str]) -> list[ColumnMap]:
     """Guess each item's source column: exact English column name or Chinese label (or a
-    known synonym of its data element) first, then the best character overlap >= 0.6."""
+    known synonym of its data element) first, then the best character overlap >= 0.7."""
     sources = list(source_columns)
     normed = {s: _norm_label(s) for s in sources}
     used: set[str] = set()
@@ -121,7 +121,7 @@ def suggest_mapping(spec: ResourceSpec, source_columns: Iterable[str]) -> list[C
         reverse=True,
     )
     for score, column, source in candidates:
-        if score < 0.6:
+        if score < 0.7:
             break
         if column in picks or source in used:
             continue

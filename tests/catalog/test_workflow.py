@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -148,7 +149,7 @@ def test_specs_for_other_domains(session: Session, orgs: tuple[Any, Any]) -> Non
     assert spec.key_columns == ["gmsfhm"] and spec.sensitive_columns == ["xm", "gmsfhm"]
     item = spec.item("gmsfhm")
     assert item and item.data_element == "公民身份号码" and item.masking == "id_number"
-    with pytest.raises(Exception):  # frozen views
+    with pytest.raises(PydanticValidationError):  # frozen views
         spec.name = "x"  # type: ignore[misc]
     assert service.consumers_of(session, res.id) == []
 

@@ -428,6 +428,7 @@ ACTION_DONE = {
 def resource_action(
     resource_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
 ) -> Any:
+    service.get_resource(session, principal, resource_id)  # 404 before anything else
     action = form.get("action", "")
     comment = (form.get("comment") or "").strip() or None
     back = form.get("back") if (form.get("back") or "").startswith("/catalog/") else None

@@ -1,0 +1,7 @@
+"""Demo."""
+
+from gongshu.demo import DemoContext
+
+
+def build(ctx: DemoContext) -> None:
+    return None

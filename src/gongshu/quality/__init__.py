@@ -19,7 +19,7 @@ domain = Domain(
     pages="gongshu.quality.pages:router",
     cli="gongshu.quality.cli:app",
     demo="gongshu.quality.demo:build",
-    demo_order=50,
+    demo_order=35,
     nav=[
         NavItem("质量概览", "/quality", roles=STAFF),
         NavItem("数据问题", "/quality/problems"),

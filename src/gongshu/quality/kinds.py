@@ -87,6 +87,11 @@ class EvalContext:
     last_load_at: dt.datetime | None = None  # latest successful load (UTC)
     update_cycle: str = "每日"
     now: dt.datetime | None = None
+    # region codes the bureau added locally (orgs' region table), valid besides GB/T 2260
+    local_regions: tuple[str, ...] = ()
+
+    def region_codes(self) -> list[str]:
+        return sorted({*region_codes(), *self.local_regions})
 
 
 class Kind:
@@ -230,8 +235,8 @@ def _check_regex(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str
         raise ValueError("正则规则需要 pattern")
     if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
         raise ValueError("正则表达式不能使用前后断言或反向引用（DuckDB 与 Spark 不一致）")
-    try:
-        re.compile(pattern)
+    try:  # Python's re lacks RE2/Java's \x{hhhh}; any other syntax error is caught here
+        re.compile(re.sub(r"\\x\{[0-9A-Fa-f]+\}", ".", pattern))
     except re.error as exc:
         raise ValueError(f"正则表达式无效：{exc}") from None
     return {"pattern": pattern}
@@ -252,8 +257,10 @@ def _check_enum(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str,
 
 
 def _enum_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
-    if params.get("code_table"):
-        values: Any = list(CODE_TABLES[params["code_table"]][1]())
+    if params.get("code_table") == "gb2260":
+        values: Any = ctx.region_codes()
+    elif params.get("code_table"):
+        values = list(CODE_TABLES[params["code_table"]][1]())
     else:
         values = params["values"]
     c = t[col]
@@ -297,7 +304,7 @@ def _check_date_range(params: dict[str, Any], columns: Mapping[str, str]) -> dic
 
 def _check_format(fmt: Any) -> str:
     try:
-        v._compile_date_format(str(fmt))
+        v.date_format_fails(ibis.literal("2000-01-01"), format=str(fmt))
     except ValueError:
         raise ValueError("日期格式须含 YYYY、MM、DD 各一次，如 YYYY-MM-DD") from None
     return str(fmt)
@@ -341,7 +348,7 @@ def _ric_args(params: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
         "allow_legacy15": bool(params.get("allow_legacy15", False)),
     }
     if region == "codes":
-        args["regions"] = sorted({r.code for r in v.stdnum_regions()})
+        args["regions"] = ctx.region_codes()
     elif region == "years":
         args["region_years"] = list(_region_year_keys(ctx.today.year))
     return args

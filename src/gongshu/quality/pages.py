@@ -116,6 +116,7 @@ def _resource_page(
 def run_now(
     resource_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
 ) -> Any:
+    service.resource_for(session, principal, resource_id)  # 404 before anything else
     try:
         run = service.run_resource(
             session, principal, resource_id, wh=warehouse(request), force=form.get("force") == "1"
@@ -133,6 +134,7 @@ def run_now(
 def suggest(
     resource_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
 ) -> Any:
+    service.resource_for(session, principal, resource_id)  # 404 before anything else
     try:
         rules = service.suggest_rules(session, principal, resource_id, warehouse(request))
     except AppError as exc:
@@ -147,6 +149,7 @@ def suggest(
 def rule_create(
     resource_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
 ) -> Any:
+    service.resource_for(session, principal, resource_id)  # 404 before anything else
     try:
         try:
             params = json.loads(form.get("params") or "{}")
@@ -186,30 +189,34 @@ def _rate(text: str | None) -> float:
     return value
 
 
-@router.post("/quality/rules/{rule_id}/{action}")
-def rule_action(
-    rule_id: int,
-    action: str,
-    request: Request,
-    session: DbSession,
-    principal: PagePrincipal,
-    form: FormData,
-) -> Any:
+def _rule_action(rule_id: int, action: str, request: Request, session: Any, principal: Any) -> Any:
     rule = service.get_rule(session, principal, rule_id)
     resource_id = rule.resource_id
     try:
         if action == "confirm":
             service.confirm_rule(session, principal, rule_id)
             flash(request, "已确认规则")
-        elif action == "delete":
+        else:
             service.delete_rule(session, principal, rule_id)
             flash(request, "已删除规则")
-        else:
-            raise ValidationFailed("未知操作")
     except AppError as exc:
         session.rollback()
         flash(request, exc.message, "error")
     return RedirectResponse(f"/quality/resources/{resource_id}#rules", status_code=303)
+
+
+@router.post("/quality/rules/{rule_id}/confirm")
+def rule_confirm(
+    rule_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
+) -> Any:
+    return _rule_action(rule_id, "confirm", request, session, principal)
+
+
+@router.post("/quality/rules/{rule_id}/delete")
+def rule_delete(
+    rule_id: int, request: Request, session: DbSession, principal: PagePrincipal, form: FormData
+) -> Any:
+    return _rule_action(rule_id, "delete", request, session, principal)
 
 
 @router.get("/quality/problems", response_class=HTMLResponse)
@@ -259,14 +266,8 @@ def problem_detail(
     )
 
 
-@router.post("/quality/problems/{problem_id}/{action}")
-def problem_action(
-    problem_id: int,
-    action: str,
-    request: Request,
-    session: DbSession,
-    principal: PagePrincipal,
-    form: FormData,
+def _problem_action(
+    problem_id: int, action: str, request: Request, session: Any, principal: Any, form: Any
 ) -> Any:
     service.get_problem(session, principal, problem_id)
     try:
@@ -281,17 +282,33 @@ def problem_action(
                 session, principal, problem_id, action == "accept", form.get("note") or None
             )
             flash(request, "已评价")
-        elif action == "recheck":
+        else:  # recheck
             p = service.get_problem(session, principal, problem_id)
             service.run_resource(session, principal, p.resource_id, wh=warehouse(request))
             session.refresh(p)
             flash(request, f"复检完成：{service.STATE_LABELS[p.state]}")
-        else:
-            raise ValidationFailed("未知操作")
     except AppError as exc:
         session.rollback()
         flash(request, exc.message, "error")
     return RedirectResponse(f"/quality/problems/{problem_id}", status_code=303)
+
+
+def _problem_route(action: str) -> None:
+    def handler(
+        problem_id: int,
+        request: Request,
+        session: DbSession,
+        principal: PagePrincipal,
+        form: FormData,
+    ) -> Any:
+        return _problem_action(problem_id, action, request, session, principal, form)
+
+    handler.__name__ = f"problem_{action}"
+    router.post(f"/quality/problems/{{problem_id}}/{action}")(handler)
+
+
+for _action in ("rectify", "dispatch", "accept", "reject", "recheck"):
+    _problem_route(_action)
 
 
 @router.get("/quality/objections/new", response_class=HTMLResponse)

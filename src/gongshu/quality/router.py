@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request, status
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 
 from gongshu.errors import ValidationFailed
 from gongshu.quality import kinds as K
@@ -25,8 +27,20 @@ from gongshu.quality.schemas import (
 )
 from gongshu.warehouse import Warehouse, shared
 from gongshu.web.deps import ApiPrincipal, DbSession, PageParams
+from gongshu.web.i18n import validation_message
+
+M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(prefix="/api/v1/quality", tags=["数据质量"])
+# Bodies checked after the object's visibility, so another org's id is 404, never 422.
+JsonBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def _parse(schema: type[M], body: dict[str, Any] | None) -> M:
+    try:
+        return schema.model_validate(body or {})
+    except PydanticError as exc:
+        raise ValidationFailed(validation_message(exc.errors())) from None
 
 
 def warehouse(request: Request) -> Warehouse:
@@ -209,19 +223,23 @@ def dispatch(
 
 @router.post("/problems/{problem_id}/rectify", response_model=ProblemOut, summary="标记已整改")
 def rectify(
-    problem_id: int, body: RectifyIn, session: DbSession, principal: ApiPrincipal
+    problem_id: int, session: DbSession, principal: ApiPrincipal, body: JsonBody = None
 ) -> object:
-    return problem_out(service.rectify(session, principal, problem_id, body.note))
+    service.get_problem(session, principal, problem_id)  # 404 before any body check
+    data = _parse(RectifyIn, body)
+    return problem_out(service.rectify(session, principal, problem_id, data.note))
 
 
 @router.post(
     "/problems/{problem_id}/evaluate", response_model=ProblemOut, summary="评价数据异议的整改"
 )
 def evaluate(
-    problem_id: int, body: EvaluateIn, session: DbSession, principal: ApiPrincipal
+    problem_id: int, session: DbSession, principal: ApiPrincipal, body: JsonBody = None
 ) -> object:
+    service.get_problem(session, principal, problem_id)  # 404 before any body check
+    data = _parse(EvaluateIn, body)
     return problem_out(
-        service.evaluate_objection(session, principal, problem_id, body.accept, body.note)
+        service.evaluate_objection(session, principal, problem_id, data.accept, data.note)
     )
 
 

@@ -303,7 +303,7 @@ def _profile(wh: Warehouse, spec: ResourceSpec) -> dict[str, dict[str, Any]]:
 
 
 def suggest_rules(
-    session: Session, actor: Principal, resource_id: int, wh: Warehouse
+    session: Session, actor: Principal, resource_id: int, wh: Warehouse | None
 ) -> list[Rule]:
     """Suggest rules from each item's data element, its key flag and a profile of the
     data; stored as ``suggested`` until an officer confirms them. Existing rules of the
@@ -311,7 +311,8 @@ def suggest_rules(
     _staff(actor)
     spec = resource_for(session, actor, resource_id)
     actor.ensure_write(spec.owner_org_id, "数据资源")
-    profile = _profile(wh, spec) if wh.exists(spec.table) else {"_": {"rows": 0}}
+    # without a warehouse (or data) only the data elements and key flags speak
+    profile = _profile(wh, spec) if wh and wh.exists(spec.table) else {"_": {"rows": 0}}
     rows = profile["_"]["rows"]
     have = {
         (r.kind, r.column) for r in session.scalars(select(Rule).where(Rule.resource_id == spec.id))
@@ -351,6 +352,7 @@ def suggest_rules(
                 and 0 < p["distinct"] <= 20
                 and rows >= 50 * p["distinct"]
             ):
+                assert wh is not None
                 values = _top_values(wh, spec, item.column)
                 proposals.append(
                     (
@@ -575,6 +577,7 @@ def run_table(
             previous_rows=None if incremental else _previous_rows(session, spec.id),
             last_load_at=utcnow() if trigger == "load" else _last_load_at(session, spec.id),
             update_cycle=spec.update_cycle,
+            local_regions=_local_regions(session),
         )
         defs = _defs(rules)
         if incremental:  # a table-level rule says nothing about one increment
@@ -660,9 +663,16 @@ def run_table(
             "cached_from": run.cached_from,
         },
     )
-    _sync_problems(session, actor, spec, run, results, {r.id: r for r in rules})
+    _sync_problems(session, actor, spec, run, results, may_close=not incremental)
     session.commit()
     return run
+
+
+def _local_regions(session: Session) -> tuple[str, ...]:
+    from gongshu.orgs.regions import all_regions, national_regions
+
+    national = national_regions()
+    return tuple(sorted(c for c in all_regions(session) if c not in national))
 
 
 _RESULT_FIELDS = (
@@ -792,9 +802,13 @@ def _sync_problems(
     spec: ResourceSpec,
     run: Run,
     results: Sequence[RunResult],
-    rules: dict[int, Rule],
+    *,
+    may_close: bool = True,
 ) -> None:
-    """发现 and 评价: open or update a problem per failed rule, close or reopen on re-check."""
+    """发现 and 评价: open or update a problem per failed rule, close or reopen on re-check.
+
+    A run over one increment (``may_close=False``) opens and reopens problems but never
+    closes one: it did not see the rest of the table."""
     open_by_rule = {
         p.rule_id: p
         for p in session.scalars(
@@ -865,7 +879,7 @@ def _sync_problems(
             problem.rows_failed = res.rows_failed
             problem.failure_rate = res.failure_rate
             problem.last_run_id = run.id
-        elif problem is not None:
+        elif problem is not None and may_close:
             problem.last_run_id = run.id
             problem.closed_at = utcnow()
             problem.evidence = evidence

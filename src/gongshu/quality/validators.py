@@ -26,15 +26,21 @@ How the checks stay cheap:
   characters are sums of per-character terms, each character read once
   (``ascii(substr(s, i, 1))`` for digits, ``find`` in the alphabet for credit codes),
   and dates are compared as whole ``yyyymmdd`` integers.
-* Calendar validity is a lookup, not arithmetic: the birth date of an ID number must be
-  in the table of all days from 1900-01-01 to ``today`` (one ``IN``, which also checks
-  the range), a general date's month-day in the 366 real ones (plus the leap rule for
-  0229). The first ten digits of an ID number are region code and birth year, so the
-  year-aware region check is one ``IN`` of one ``try_cast`` too.
+* Calendar validity by string comparison: zero-padded digit strings compare like
+  numbers, so "real date between 1900-01-01 and today" is a few comparisons of
+  substrings (``"19990230"`` fails on the day), no cast and no date parsing. The first
+  ten digits of an ID number are region code and birth year, so the year-aware region
+  check is one ``IN`` of one ``try_cast``.
 * Sets with more than a handful of values (regions, dates, code tables) become a
   one-column table and an ``IN (subquery)`` (a hash join): DuckDB evaluates a long
   literal ``IN`` list as a chain of comparisons, about 70x slower for 3,500 codes.
 * No ``translate`` in hot paths: it costs DuckDB about 0.7 µs per value.
+
+Measured cost on DuckDB (CPU time per value, one thread, 2M values, a busy 2-core VM):
+a bare scan ``count(col)`` 10 ns; not-null, length, mobile about the same; not-blank
+20 ns; code table of 3,500 values 75 ns; date format 350 ns; resident ID number 1.0 µs
+(two thirds of it the 17 per-character reads of the check sum); credit code 0.9 µs.
+The identifier rules dominate any suite they are in; the cheap rules are nearly free.
 
 Identifiers follow the standards named in the platform design: resident ID number
 GB 11643-1999 (:func:`ric_fails`), unified social credit code GB 32100-2015
@@ -209,23 +215,33 @@ def _values_table(values: tuple[Any, ...]) -> ir.Table:
     return ibis.memtable({"value": list(values)})
 
 
-@functools.lru_cache(maxsize=8)
-def _days_between(first: dt.date, last: dt.date) -> tuple[int, ...]:
-    """Every day in [first, last] as ``yyyymmdd`` (45,000 for 1900 to now)."""
-    count = (last - first).days + 1
-    return tuple(_date_int(first + dt.timedelta(days=i)) for i in range(max(count, 0)))
+_LONG_MONTHS = ("01", "03", "05", "07", "08", "10", "12")
 
 
-#: Every real month-day as ``mmdd`` (0229 included; it also needs a leap year).
-_MONTH_DAYS = tuple(x % 10000 for x in _days_between(dt.date(2000, 1, 1), dt.date(2000, 12, 31)))
+def _real_date_text(
+    year: ir.StringValue, month: ir.StringValue, day: ir.StringValue
+) -> ir.BooleanValue:
+    """Whether the digit strings YYYY, MM, DD (already known to be digits) are a real date.
 
-
-def _real_date(y: ir.IntegerValue, m: ir.IntegerValue, d: ir.IntegerValue) -> ir.BooleanValue:
-    """Whether y-m-d (y below 10000) is a real Gregorian date; there is no year 0."""
-    md = m * 100 + d
+    Zero-padded digit strings compare like their numbers, so this is a handful of string
+    comparisons and no lookup table or cast. ``AND``/``OR`` are lazy: a typical day
+    (01-28) costs the first four comparisons; the year becomes a number only for 29
+    February. There is no year 0000.
+    """
+    y = year.try_cast("int64")
     leap = ((y % 4) == 0) & (((y % 100) != 0) | ((y % 400) == 0))
-    # ``OR`` is lazy: the leap-year arithmetic only runs for 29 February.
-    return (y >= 1) & _membership(md, _MONTH_DAYS) & ((md != 229) | leap)
+    return (
+        (month >= "01")
+        & (month <= "12")
+        & (day >= "01")
+        & (
+            (day <= "28")
+            | ((day <= "30") & (month != "02"))
+            | ((day == "31") & month.isin(_LONG_MONTHS))
+            | ((day == "29") & leap)
+        )
+        & (year != "0000")
+    )
 
 
 # --- generic rule kinds -------------------------------------------------------------
@@ -276,7 +292,7 @@ def regex_fails(col: ir.StringValue, *, pattern: str) -> ir.BooleanValue:
     subset (character classes, ``{m,n}``, ``|``, groups, ``\\x{hhhh}``; no look-around,
     no back-references) and prefer ``[0-9]`` to ``\\d``.
     """
-    re.compile(pattern)  # fail early on a broken rule definition
+    # No check with Python's ``re`` here: its syntax differs (it rejects ``\x{3000}``).
     return _failing(col, _full_match(col, pattern))
 
 
@@ -371,18 +387,9 @@ class _ParsedDate:
     ymd: ir.IntegerValue  # yyyymmdd, meaningful only where ``shape``
 
 
-@dataclass(frozen=True)
-class _DateFormat:
-    pattern: str  # regex of the whole value
-    offsets: dict[str, int]  # token -> character offset
-    md_start: int  # the span holding MM and DD, e.g. "MM-DD" of YYYY-MM-DD
-    md_length: int
-    month_days: tuple[str, ...]  # every real month-day written as that span
-    feb29: str
-
-
 @functools.lru_cache(maxsize=64)
-def _date_format(fmt: str) -> _DateFormat:
+def _date_format(fmt: str) -> tuple[str, dict[str, int]]:
+    """``'YYYY-MM-DD'`` -> (regex of the whole value, {token: character offset})."""
     pattern, offsets, i = [], {}, 0
     while i < len(fmt):
         token = next((t for t in _DATE_TOKENS if fmt.startswith(t, i)), None)
@@ -397,45 +404,15 @@ def _date_format(fmt: str) -> _DateFormat:
         i += len(token)
     if len(offsets) != len(_DATE_TOKENS):
         raise ValueError(f"date format {fmt!r} needs each of YYYY, MM and DD")
-    start = min(offsets["MM"], offsets["DD"])
-    end = max(offsets["MM"], offsets["DD"]) + 2
-    if start < offsets["YYYY"] + 4 and offsets["YYYY"] < end:
-        raise ValueError(f"date format {fmt!r}: the year must not sit between month and day")
-
-    def written(mmdd: int) -> str:
-        chars = list(fmt[start:end])
-        chars[offsets["MM"] - start : offsets["MM"] - start + 2] = f"{mmdd // 100:02d}"
-        chars[offsets["DD"] - start : offsets["DD"] - start + 2] = f"{mmdd % 100:02d}"
-        return "".join(chars)
-
-    return _DateFormat(
-        pattern="".join(pattern),
-        offsets=offsets,
-        md_start=start,
-        md_length=end - start,
-        month_days=tuple(written(md) for md in _MONTH_DAYS),
-        feb29=written(229),
-    )
+    return "".join(pattern), offsets
 
 
 def _parse_date(col: ir.StringValue, fmt: str) -> _ParsedDate:
-    f = _date_format(fmt)
-    at = f.offsets
-    shape = (col.length() == len(fmt)) & _full_match(col, f.pattern)
-    # Calendar check on the text itself: month-day in the 366 real ones (one lookup),
-    # the year is not 0000, and 29 February only in leap years (``OR`` is lazy: the year
-    # becomes a number only for those rows).
-    month_day = col.substr(f.md_start, f.md_length)
-    year_text = col.substr(at["YYYY"], 4)
-    y = year_text.try_cast("int64")
-    leap = ((y % 4) == 0) & (((y % 100) != 0) | ((y % 400) == 0))
-    real = (
-        shape
-        & _membership(month_day, f.month_days)
-        & (year_text != "0000")
-        & ((month_day != f.feb29) | leap)
-    )
-    ymd = y * 10000 + _digits_at(col, at["MM"], 2) * 100 + _digits_at(col, at["DD"], 2)
+    pattern, at = _date_format(fmt)
+    shape = (col.length() == len(fmt)) & _full_match(col, pattern)
+    year, month, day = col.substr(at["YYYY"], 4), col.substr(at["MM"], 2), col.substr(at["DD"], 2)
+    real = shape & _real_date_text(year, month, day)
+    ymd = year.try_cast("int64") * 10000 + month.try_cast("int64") * 100 + day.try_cast("int64")
     return _ParsedDate(shape=shape, real=real, ymd=ymd)
 
 
@@ -578,9 +555,14 @@ def _ric_checks(
         raise ValueError("pass regions= or region_years=, not both")
     n = col.length()
     is18, is15 = n == 18, n == 15
-    # One lookup checks "real date" and "1900-01-01 <= birth <= today" together.
-    days = _days_between(min_birth, _today(today))
-    century = LEGACY_RIC_CENTURY * 10000
+    # "yyyymmdd" text compares like the date: range check without a cast.
+    first, last = f"{_date_int(min_birth):08d}", f"{_date_int(_today(today)):08d}"
+
+    def birth_ok(text: ir.StringValue, year: ir.StringValue, month_day_at: int) -> ir.BooleanValue:
+        month, day = col.substr(month_day_at, 2), col.substr(month_day_at + 2, 2)
+        return (text >= first) & (text <= last) & _real_date_text(year, month, day)
+
+    legacy_year = str(LEGACY_RIC_CENTURY // 100) + col.substr(6, 2)
 
     # S = sum(w_i * d_i), d_i = code point - 48: S + check value == 1 (mod 11), i.e. the
     # check character is "10X98765432"[S % 11]. The -48s fold into one constant.
@@ -603,11 +585,11 @@ def _ric_checks(
         is15=is15,
         charset=_full_match(col, _RIC18),
         lower_x=col.substr(17, 1) == "x",
-        birth=_membership(_digits_at(col, 6, 8), days),
+        birth=birth_ok(col.substr(6, 8), col.substr(6, 4), 10),
         region=region,
         checksum=checksum,
         digits15=_full_match(col, _RIC15),
-        birth15=_membership(century + _digits_at(col, 6, 6), days),
+        birth15=birth_ok(legacy_year + col.substr(8, 4), legacy_year, 8),
         region15=region15,
     )
 
@@ -712,14 +694,15 @@ def ric_reason(
     )
 
 
-def _ric_ymd(col: ir.StringValue) -> ir.IntegerValue:
-    """Birth date ``yyyymmdd`` of a well-formed ID number (15 digits: 19YYMMDD)."""
+def _ric_birth_text(col: ir.StringValue) -> ir.StringValue:
+    """``yyyymmdd`` of a well-formed ID number (15 digits: 19YYMMDD), else NULL."""
     n = col.length()
-    century = LEGACY_RIC_CENTURY * 10000
+    # Year 0000 is a date to DuckDB but not to Spark or Python: not a birth date.
+    full = (n == 18) & _full_match(col, _RIC18) & (col.substr(6, 4) != "0000")
     return ibis.cases(
-        ((n == 18) & _full_match(col, _RIC18), _digits_at(col, 6, 8)),
-        ((n == 15) & _full_match(col, _RIC15), century + _digits_at(col, 6, 6)),
-        else_=ibis.null("int64"),
+        (full, col.substr(6, 8)),
+        ((n == 15) & _full_match(col, _RIC15), "19" + col.substr(6, 6)),
+        else_=ibis.null("string"),
     )
 
 
@@ -729,10 +712,10 @@ def ric_birth_date(col: ir.StringValue) -> ir.DateValue:
     Only the format and the date itself are checked, not region or check character:
     combine with :func:`ric_fails` where that matters.
     """
-    ymd = _ric_ymd(col)
-    y, m, d = ymd // 10000, (ymd // 100) % 100, ymd % 100  # exact: ymd < 2**53
-    # The guard keeps make_date away from impossible dates (it raises in Spark ANSI mode).
-    return ibis.ifelse(_real_date(y, m, d), ibis.date(y, m, d), ibis.null("date"))
+    text = _ric_birth_text(col)
+    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
+    # try_cast: NULL for 19990230 on both engines (make_date would raise on Spark ANSI).
+    return iso.try_cast("date")
 
 
 def ric_sex(col: ir.StringValue) -> ir.IntegerValue:
@@ -766,7 +749,7 @@ def ric_birth_date_mismatch(
     else:
         day = birth_col.date() if birth_col.type().is_timestamp() else birth_col
         other = day.year() * 10000 + day.month() * 100 + day.day()
-    return (_ric_ymd(id_col) != other).fill_null(False)
+    return (_ric_birth_text(id_col).try_cast("int64") != other).fill_null(False)
 
 
 def ric_sex_mismatch(
@@ -784,11 +767,7 @@ def ric_sex_mismatch(
     """
     if sex_col.type().is_string():
         male, female = str(male), str(female)
-    expected = ibis.cases(
-        (ric_sex(id_col) == 1, ibis.literal(male)),
-        (ric_sex(id_col) == 2, ibis.literal(female)),
-        else_=ibis.null(sex_col.type()),
-    )
+    expected = ric_sex(id_col).cases((1, male), (2, female), else_=ibis.null(sex_col.type()))
     return (sex_col != expected).fill_null(False)
 
 

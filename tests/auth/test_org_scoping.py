@@ -38,6 +38,9 @@ SCOPED_PARAMS: dict[str, str] = {
     "source_id": "source_b",
     "load_id": "load_b",
     "device_id": "device_b",
+    "rule_id": "rule_b",
+    "run_id": "run_b",
+    "problem_id": "problem_b",
 }
 
 # Read routes that are city-wide by design (目录公开): a catalog release holds only
@@ -73,9 +76,41 @@ def _ingest_world(session: Session, settings: Any, org_b: Org) -> dict[str, Any]
     device, _ = ingest.create_device(
         session, actor, DeviceCreate(resource_id=resource.id, code="B-1", name="乙设备")
     )
-    # Published resources are visible citywide by design; a draft is org B's alone.
-    draft = make_resource(session, org_b, name="草稿数据资源")
-    return {"resource_b": draft.id, "source_b": source.id, "load_b": load.id, "device_b": device.id}
+    return {"source_b": source.id, "load_b": load.id, "device_b": device.id}
+
+
+def _quality_world(session: Session, settings: Any, ingest: dict[str, Any]) -> dict[str, Any]:
+    """Org B's rule, run and problem on its loaded resource (csrq is empty: not-null fails)."""
+    from gongshu.auth.principal import Principal
+    from gongshu.ingest.models import Load
+    from gongshu.quality import service as quality
+    from gongshu.quality.schemas import RuleIn
+    from gongshu.warehouse import shared
+
+    load = session.get(Load, ingest["load_b"])
+    assert load is not None and load.status == "succeeded"
+    admin = Principal.system("test")
+    rule = quality.create_rule(
+        session, admin, RuleIn(resource_id=load.resource_id, column="csrq", kind="not_null")
+    )
+    run = quality.run_resource(session, admin, load.resource_id, wh=shared(settings.warehouse_url))
+    problem = quality.list_problems(session, admin, resource_id=load.resource_id)[0][0]
+    return ingest | {"rule_b": rule.id, "run_b": run.id, "problem_b": problem.id}
+
+
+def _quality_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    from gongshu.quality.models import Problem, Rule, Run
+
+    rule = session.get(Rule, world["rule_b"])
+    problem = session.get(Problem, world["problem_b"])
+    assert rule and problem
+    return (
+        (rule.params, rule.status, rule.threshold, rule.updated_at),
+        (problem.state, problem.rectify_note, problem.updated_at),
+        session.scalar(select(func.count()).select_from(Run)),
+        session.scalar(select(func.count()).select_from(Rule)),
+        session.scalar(select(func.count()).select_from(Problem)),
+    )
 
 
 @pytest.fixture
@@ -101,7 +136,7 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
         "system_b": system_b.id,
         "key_b": key_b.id,
         "user_b": user_b.id,
-    } | _ingest_world(session, settings, org_b)
+    } | _quality_world(session, settings, _ingest_world(session, settings, org_b))
 
 
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -121,14 +156,26 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
             len(resource.items),
         ),
         session.scalar(select(func.count()).select_from(Resource)),
+        _ingest_snapshot(session, world),
+        _quality_snapshot(session, world),
         (org.name, org.contact_name, org.level, org.region_code, org.updated_at),
         (system.name, system.status, system.updated_at),
         (key.revoked_at, key.name),
         (user.is_active, user.role, user.password_hash),
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
-        _ingest_snapshot(session, world),
     )
+
+
+def _routes(app: Any) -> list[tuple[str, str]]:
+    found = []
+    for route in iter_api_routes(app.routes):
+        params = re.findall(r"{(\w+)}", route.path)
+        if not params:
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, route.path))
+    return found
 
 
 def _ingest_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -145,17 +192,6 @@ def _ingest_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]
         session.scalar(select(func.count()).select_from(Load)),
         session.scalar(select(func.count()).select_from(Source)),
     )
-
-
-def _routes(app: Any) -> list[tuple[str, str]]:
-    found = []
-    for route in iter_api_routes(app.routes):
-        params = re.findall(r"{(\w+)}", route.path)
-        if not params:
-            continue
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, route.path))
-    return found
 
 
 def test_every_id_route_refuses_other_orgs_objects(

@@ -1,0 +1,7 @@
+"""Pages: demands, approvals, grants, interfaces, statistics, backflow, calendar."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

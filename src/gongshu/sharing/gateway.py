@@ -560,6 +560,7 @@ class Runtime:
         self.stopping = False
         self._indexed: set[tuple[str, str]] = set()
         self._load_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self._wake = asyncio.Event()
 
     # -- snapshot
@@ -586,13 +587,17 @@ class Runtime:
     def ensure_index(self, table: str, column: str) -> None:
         if (table, column) in self._indexed:
             return
-        self._indexed.add((table, column))
-        warehouse_access.ensure_key_index(self.warehouse(), table, column)
+        with self._index_lock:
+            if (table, column) not in self._indexed:
+                warehouse_access.ensure_key_index(self.warehouse(), table, column)
+                self._indexed.add((table, column))
 
     def warehouse(self) -> Any:
         return warehouse_access.warehouse(self.warehouse_url)
 
     def query(self, table: str, columns: tuple[str, ...], key: str, keys: list[str]) -> pa.Table:
+        # Runs in a lookup thread, so building a missing index never blocks the loop.
+        self.ensure_index(table, key)
         return warehouse_access.lookup(self.warehouse(), table, columns, key, keys)
 
     def lookup_for(self, iface: IfaceInfo, key: str, columns: tuple[str, ...]) -> KeyLookup:
@@ -682,7 +687,22 @@ def runtime(app: Any) -> Runtime:
 
 async def startup(app: Any) -> None:
     app.state.gateway = Runtime(app)  # fresh on every start (a restarted app, tests)
+    _route_first(app)
     await app.state.gateway.start()
+
+
+def _route_first(app: Any) -> None:
+    """Match ``/gw/`` before every other route.
+
+    The sharing router already holds the same route (so it works without the lifespan
+    too), but routers are tried in domain order and matching every page and API route
+    first costs more than a whole gateway call.
+    """
+    from starlette.routing import Route
+
+    routes = app.router.routes
+    if not any(getattr(r, "endpoint", None) is gateway_app for r in routes[:1]):
+        routes.insert(0, Route("/gw/{path:path}", gateway_app, include_in_schema=False))
 
 
 async def shutdown(app: Any) -> None:
@@ -755,7 +775,6 @@ class CallContext:
         """Rows for ``keys`` with every column the grant could need (shaped by the kind)."""
         iface = self.iface
         cols = iface.columns
-        self.runtime.ensure_index(iface.table, key)
         try:
             return await self.runtime.lookup_for(iface, key, cols).get(keys)
         except Exception as exc:

@@ -57,4 +57,5 @@ def validator_for(column: str, data_element: str | None) -> tuple[Callable[[str]
 
 def normalise(value: str) -> str:
     """Trim, and upper-case a trailing x (IDs are often typed with a lower-case x)."""
-    return value.strip().upper() if value[-1:] in "xX" else value.strip()
+    v = value.strip()
+    return v[:-1] + "X" if v.endswith("x") else v

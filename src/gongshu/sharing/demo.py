@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -93,11 +94,35 @@ def _person_spec(ctx: DemoContext, gaj: int) -> ResourceSpec:
     return catalog.resource_spec(s, res.id)
 
 
+# Catalog column → synthetic column with the same meaning.
+ALIASES = {"hjdqh": "xzqh", "xzqhdm": "xzqh", "hjdz": "zz", "lxdh": "sjhm"}
+ARROW_TYPES = {"日期": pa.date32(), "日期时间": pa.timestamp("us", tz="UTC"), "整数": pa.int64()}
+
+
+def _conform(table: pa.Table, spec: ResourceSpec) -> pa.Table:
+    """Synthetic persons shaped to the catalog's items (unknown items stay empty)."""
+    cols = {}
+    for item in spec.items:
+        src = item.column if item.column in table.column_names else ALIASES.get(item.column)
+        if src in table.column_names:
+            cols[item.column] = table.column(src)
+        else:
+            cols[item.column] = pa.nulls(
+                table.num_rows, ARROW_TYPES.get(item.data_type, pa.string())
+            )
+    return pa.table(cols)
+
+
+def region_column(spec: ResourceSpec) -> str | None:
+    return next((c for c in ("xzqh", "hjdqh", "xzqhdm") if spec.item(c)), None)
+
+
 def _ensure_rows(ctx: DemoContext, spec: ResourceSpec) -> list[str]:
     wh = warehouse_access.warehouse(ctx.settings.warehouse_url)
     name = table_name_for(spec.code)
     if not wh.exists(name):
-        wh.put_table(name, synth.persons(max(2000, int(20_000 * ctx.scale)), seed=ctx.seed))
+        rows = synth.persons(max(2000, int(20_000 * ctx.scale)), seed=ctx.seed)
+        wh.put_table(name, _conform(rows, spec))
     t = wh.table(name)
     sample = wh.to_pyarrow(t.select("gmsfhm").limit(20)).column(0).to_pylist()
     warehouse_access.close(ctx.settings.warehouse_url)  # the server opens its own later
@@ -141,6 +166,7 @@ def build(ctx: DemoContext) -> None:
     }
 
     def demand(code: str, resource: int | None, items: list[str], **over: Any) -> Any:
+        items = [c for c in items if person.item(c)] if resource == person.id else items
         actor = _officer(s, code, o[code])
         system = orgs.list_systems(s, ADMIN, org_id=o[code], limit=1)[0]
         when = over.pop("today", None)
@@ -163,15 +189,22 @@ def build(ctx: DemoContext) -> None:
     )
     service.bureau_confirm(s, ADMIN, d1.id, approve=True)
     # Granted with a row filter: a district sees its own residents only.
+    region = region_column(person)
     d2 = demand(
-        "CDQ", person.id, ["gmsfhm", "xm", "csrq", "xzqh", "zz"], purpose="基层网格人员核查"
+        "CDQ",
+        person.id,
+        ["gmsfhm", "xm", "csrq", "xzqh", "hjdqh", "zz", "hjdz"],
+        purpose="基层网格人员核查",
     )
     service.owner_decide(
         s,
         gaj,
         d2.id,
         approve=True,
-        terms=Terms(row_filter=RowFilter(column="xzqh", values=["339902"]), daily_quota=20_000),
+        terms=Terms(
+            row_filter=RowFilter(column=region, values=["339902"]) if region else None,
+            daily_quota=20_000,
+        ),
     )
     service.bureau_confirm(s, ADMIN, d2.id, approve=True)
     d3 = demand("RSJ", person.id, ["gmsfhm", "xm", "csrq"], purpose="社会保险待遇资格认证")
@@ -180,9 +213,17 @@ def build(ctx: DemoContext) -> None:
     # Waiting for the owner; one is past its deadline (overdue).
     demand("MZJ", person.id, ["gmsfhm", "xm"], purpose="低保对象家庭成员核对")
     late_start = today - timedelta(days=16)
-    demand("GJJ", person.id, ["gmsfhm", "xm", "sjhm"], purpose="公积金贷款审核", today=late_start)
+    demand(
+        "GJJ",
+        person.id,
+        ["gmsfhm", "xm", "sjhm", "lxdh"],
+        purpose="公积金贷款审核",
+        today=late_start,
+    )
     # Refused, then escalated to the bureau.
-    d5 = demand("JYJ", person.id, ["gmsfhm", "xm", "zz", "sjhm"], purpose="入学报名信息核验")
+    d5 = demand(
+        "JYJ", person.id, ["gmsfhm", "xm", "zz", "hjdz", "sjhm"], purpose="入学报名信息核验"
+    )
     service.owner_decide(
         s,
         gaj,

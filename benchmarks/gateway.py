@@ -209,6 +209,9 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--data-dir", type=Path, default=None, help="默认临时目录（结束后删除）")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile 输出文件（服务端）")
+    ap.add_argument(
+        "--duckdb-threads", type=int, default=0, help="服务端 DuckDB 线程数（0 = DuckDB 默认）"
+    )
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -221,6 +224,9 @@ def main() -> None:
         lua.write_text(LUA % {"ids": ids_file, "key": key, "code": code})
         port = _free_port()
         env = os.environ | {"GONGSHU_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        if args.duckdb_threads:
+            wh_path = (data_dir / "warehouse.duckdb").resolve()
+            env["GONGSHU_WAREHOUSE_URL"] = f"duckdb:///{wh_path}?threads={args.duckdb_threads}"
         if args.profile:
             env["GONGSHU_BENCH_PROFILE"] = str(args.profile.resolve())
         server = subprocess.Popen(
@@ -279,6 +285,7 @@ def main() -> None:
             "seconds": args.seconds,
             "connections": args.connections,
             "workers": 1,
+            "duckdb_threads": args.duckdb_threads or "default",
             "cpus": os.cpu_count(),
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in load_after],

@@ -69,7 +69,7 @@ class SharingSettings(BaseSettings):
     cache_poll_s: float = Field(1.0, description="网关缓存检查其他进程变更的间隔（秒）")
     flush_interval_s: float = Field(0.5, description="调用日志批量写入间隔（秒）")
     flush_max: int = Field(5000, description="调用日志单批最大条数")
-    lookup_threads: int = Field(2, description="网关数仓查询线程数")
+    lookup_threads: int = Field(1, description="网关数仓查询线程数（1 个线程时合并批次最大）")
 
 
 @lru_cache

@@ -45,6 +45,21 @@ def close(url: str) -> None:
         wh.close()
 
 
+# DuckDB result type names → Arrow types for small results built from tuples.
+_ARROW: dict[str, Any] = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "SMALLINT": pa.int16(),
+    "TINYINT": pa.int8(),
+    "DOUBLE": pa.float64(),
+    "FLOAT": pa.float32(),
+    "BOOLEAN": pa.bool_(),
+    "STRING": pa.string(),
+}
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -91,9 +106,17 @@ def lookup(
         where = (
             f"{_q(key)} = ?" if len(keys) == 1 else f"{_q(key)} IN ({', '.join('?' * len(keys))})"
         )
-        return cur.execute(
-            f"SELECT {cols} FROM {_q(table)} WHERE {where}", list(keys)
-        ).to_arrow_table()
+        result = cur.execute(f"SELECT {cols} FROM {_q(table)} WHERE {where}", list(keys))
+        # A handful of rows: Python tuples and one small Arrow array per column are
+        # several times cheaper than DuckDB's Arrow export, which has a fixed setup cost.
+        types = [_ARROW.get(str(d[1]).upper()) for d in result.description]
+        rows = result.fetchall()
+        if any(t is None for t in types):
+            return pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+        return pa.table(
+            [pa.array(col, t) for col, t in zip(data, types, strict=True)], names=list(columns)
+        )
     t = wh.table(table)
     return wh.to_pyarrow(t.filter(t[key].isin(list(keys))).select(list(columns)))
 

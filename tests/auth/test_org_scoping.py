@@ -32,6 +32,10 @@ SCOPED_PARAMS: dict[str, str] = {
     "system_id": "system_b",
     "key_id": "key_b",
     "user_id": "user_b",
+    "demand_id": "demand_b",
+    "grant_id": "grant_b",
+    "interface_id": "interface_b",
+    "backflow_id": "backflow_b",
     "resource_id": "resource_b",
     "code": "resource_b_code",
     "release_id": "release",
@@ -126,7 +130,8 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
     resource_b = make_resource(session, org_b, name="乙草稿资源", summary="乙联系人")
     make_resource(session, org_a, name="甲已发布资源", publish=True)
     release = catalog_releases.create_release(session, ADMIN, ReleaseCreate(name="2026版"))
-    return {
+    sharing = _sharing_world(session, org_b)
+    return sharing | {
         "resource_b": resource_b.id,
         "resource_b_code": resource_b.code,
         "release": release.id,
@@ -137,6 +142,70 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
         "key_b": key_b.id,
         "user_b": user_b.id,
     } | _quality_world(session, settings, _ingest_world(session, settings, org_b))
+
+
+# Valid bodies for routes whose body has required fields, so the call reaches the
+# object lookup (and its 404) instead of stopping at request validation (422).
+BODIES: dict[str, dict[str, Any]] = {
+    "/decide": {"approve": True, "reason": "篡改"},
+    "/confirm": {"approve": True},
+    "/coordinate": {"approve": True},
+    "/escalate": {"reason": "篡改"},
+    "/revoke": {"reason": "篡改"},
+    "/assign": {"org_id": 1},
+    "/link": {"resource_id": 1},
+    "/source": {"source_ref": "篡改"},
+    "/volumes": {"day": "2026-01-01", "rows": 1},
+    "/status": {"status": "offline"},
+}
+
+
+def _sharing_world(session: Session, org_b: Org) -> dict[str, Any]:
+    """Org B's sharing objects: a demand and a grant between B and a third org C (A is in
+    neither), B's interface and B's backflow request."""
+    from gongshu.sharing import service as sharing
+    from gongshu.sharing.schemas import BackflowIn, DemandIn, InterfaceIn
+    from tests.catalog.helpers import make_resource, officer
+
+    org_c = make_org(session, "ORGC", name="丙局")
+    person = make_resource(session, org_b, publish=True, name="乙人口信息")
+    open_res = make_resource(
+        session, org_b, publish=True, name="乙企业信息", share_type="无条件共享"
+    )
+    ask = {"purpose": "履职", "basis": "条例", "scenario": "核验"}
+    c = officer(org_c, "officer_c")
+    demand = sharing.create_demand(session, c, DemandIn(resource_id=person.id, **ask))
+    sharing.create_demand(session, c, DemandIn(resource_id=open_res.id, **ask))
+    grant = sharing.list_grants(session, officer(org_b))[0][0]
+    iface = sharing.create_interface(
+        session,
+        officer(org_b),
+        InterfaceIn(resource_id=person.id, code="b-person", name="乙人口查询"),
+    )
+    backflow = sharing.create_backflow(
+        session,
+        officer(org_b),
+        BackflowIn(
+            upstream_code="P-1", upstream_name="省人口库", upstream_org="省公安厅", purpose="核验"
+        ),
+    )
+    return {
+        "demand_b": demand.id,
+        "grant_b": grant.id,
+        "interface_b": iface.id,
+        "backflow_b": backflow.id,
+    }
+
+
+def _sharing_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    from gongshu.sharing.models import Backflow, Demand, Grant, Interface
+
+    d = session.get(Demand, world["demand_b"])
+    g = session.get(Grant, world["grant_b"])
+    i = session.get(Interface, world["interface_b"])
+    b = session.get(Backflow, world["backflow_b"])
+    assert d and g and i and b
+    return (d.status, d.terms, g.status, g.items, i.status, b.status, b.source_ref)
 
 
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -164,6 +233,7 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         (user.is_active, user.role, user.password_hash),
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
+        _sharing_snapshot(session, world),
     )
 
 
@@ -210,7 +280,8 @@ def test_every_id_route_refuses_other_orgs_objects(
         for p in params:
             url = url.replace("{" + p + "}", str(world[SCOPED_PARAMS[p]]))
         if url.startswith("/api/"):
-            resp = client.request(method, url, json={} if method != "GET" else None)
+            body = next((b for suffix, b in BODIES.items() if url.endswith(suffix)), {})
+            resp = client.request(method, url, json=body if method != "GET" else None)
         else:
             data = {"csrf_token": csrf, "name": "篡改", "contact_name": "篡改"}
             resp = client.request(
@@ -275,6 +346,34 @@ def test_cannot_create_in_other_org(
     assert _snapshot(session, world) == before
     own = client.post("/api/v1/systems", json={"name": "自建系统"})
     assert own.status_code == 201 and own.json()["org_id"] == world["org_a"]
+
+
+def test_gateway_routes_authenticate_by_key_only(
+    app: Any, client: TestClient, session: Session, world: dict[str, Any]
+) -> None:
+    """``/gw/...`` is a plain ASGI route (not enumerated above, by design): it ignores the
+    cookie session entirely and serves only a key whose org holds a grant. Signed in as
+    officer A, or with A's key, org B's interface answers 401/403 and logs nothing else."""
+    login(client, "officer_a", PASSWORD)
+
+    def walk(routes: Any) -> Any:
+        for r in routes:
+            yield r
+            inner = getattr(r, "original_router", None)
+            if inner is not None:
+                yield from walk(inner.routes)
+
+    gw = [r for r in walk(app.routes) if getattr(r, "path", "").startswith("/gw/")]
+    assert gw, "gateway route missing"
+    resp = client.get("/gw/b-person", params={"gmsfhm": "11010519491231002X"})
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "missing_key"
+    _, key_a = make_key(session, session.get(Org, world["org_a"]), name="甲密钥")
+    resp = client.get(
+        "/gw/b-person",
+        params={"gmsfhm": "11010519491231002X"},
+        headers={"Authorization": f"Bearer {key_a}"},
+    )
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "not_granted"
 
 
 def test_published_catalog_is_readable_city_wide_but_not_writable(

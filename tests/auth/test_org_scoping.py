@@ -8,6 +8,7 @@ object ids. A new domain that adds routes must register its id parameters in
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gongshu.audit.models import AuditRecord
 from gongshu.auth.models import ApiKey, User
+from gongshu.auth.principal import Principal
 from gongshu.orgs.models import Org, System
 from gongshu.web.routes import iter_api_routes
 from tests.conftest import login
@@ -28,7 +30,25 @@ SCOPED_PARAMS: dict[str, str] = {
     "system_id": "system_b",
     "key_id": "key_b",
     "user_id": "user_b",
+    # open data (gongshu.opendata)
+    "dataset_id": "dataset_b",
+    "application_id": "application_b",
+    "comment_id": "comment_b",
+    "request_id": "request_b",
+    "reuse_id": "reuse_b",
+    "app_key_id": "app_key_b",
 }
+
+# Public by design: the open-data portal and its read APIs serve *published* open datasets
+# to anyone, logged in or not (DESIGN.md: 社会公众 browse the portal). Org B's dataset in
+# the world below is withdrawn, so these routes must answer 404 here like every other
+# route; tests/opendata/test_portal.py shows they serve published datasets anonymously.
+PUBLIC_BY_DESIGN = (
+    "/open/datasets/{dataset_id}",
+    "/open/orgs/{org_id}",
+    "/api/v1/open/datasets/{dataset_id}",
+    "/api/v1/open/dcat/datasets/{dataset_id}",
+)
 
 
 @pytest.fixture
@@ -40,7 +60,8 @@ def world(session: Session) -> dict[str, Any]:
     key_b, _ = make_key(session, org_b, name="乙密钥")
     make_user(session, "officer_a", org=org_a)
     user_b = make_user(session, "officer_b", org=org_b)
-    return {
+    opendata = _open_world(session, org_b)
+    return opendata | {
         "org_a": org_a.id,
         "org_b": org_b.id,
         "system_a": system_a.id,
@@ -48,6 +69,81 @@ def world(session: Session) -> dict[str, Any]:
         "key_b": key_b.id,
         "user_b": user_b.id,
     }
+
+
+def _open_world(session: Session, org_b: Org) -> dict[str, Any]:
+    """Org B's open-data objects: a (since withdrawn) restricted dataset with an
+    application, a comment, a data request, a pending reuse and a developer's key."""
+    from gongshu.opendata import service as od
+    from gongshu.opendata.schemas import ApplicationIn, CommentIn, RequestIn, ReuseIn
+    from tests.opendata.helpers import ADMIN, bus_resource, publish
+
+    res = bus_resource(
+        session, org_b, open_type="受限开放", open_reason="须申请", grade="L2", name="公交线路"
+    )
+    ds = publish(session, None, org_b, res, title="乙局数据集")
+    dev = make_user(session, "dev_b", role="public")
+    dev_p = Principal(kind="user", id=dev.id, name="dev_b", role="public")
+    app = od.apply(
+        session,
+        dev_p,
+        ApplicationIn(
+            dataset_id=ds.id,
+            applicant="乙申请人",
+            applicant_type="个人",
+            purpose="研究",
+            scenario="研究",
+            security_commitment="承诺",
+            items=["line_id"],
+            period_start=od.local_today(),
+            period_end=od.local_today() + timedelta(days=30),
+        ),
+    )
+    comment = od.add_comment(session, dev_p, ds.id, CommentIn(body="乙留言"))
+    reuse = od.submit_reuse(
+        session, dev_p, ReuseIn(title="乙应用", description="x", author="乙", dataset_ids=[ds.id])
+    )
+    req = od.submit_request(
+        session, dev_p, RequestIn(title="乙需求", description="x", requester="乙", org_id=org_b.id)
+    )
+    key, _ = od.create_app_key(session, dev_p, "乙开发者密钥")
+    od.withdraw_dataset(session, ADMIN, ds.id, "测试撤回")
+    return {
+        "dataset_b": ds.id,
+        "application_b": app.id,
+        "comment_b": comment.id,
+        "request_b": req.id,
+        "reuse_b": reuse.id,
+        "app_key_b": key.id,
+    }
+
+
+def _open_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    from gongshu.opendata.models import (
+        OpenAppKey,
+        OpenApplication,
+        OpenComment,
+        OpenDataset,
+        OpenRequest,
+        OpenReuse,
+    )
+
+    ds = session.get(OpenDataset, world["dataset_b"])
+    app = session.get(OpenApplication, world["application_b"])
+    c = session.get(OpenComment, world["comment_b"])
+    r = session.get(OpenRequest, world["request_b"])
+    reuse = session.get(OpenReuse, world["reuse_b"])
+    key = session.get(OpenAppKey, world["app_key_b"])
+    assert ds and app and c and r and reuse and key
+    return (
+        (ds.status, ds.title, ds.items, ds.updated_at),
+        (app.status, app.key_id),
+        (c.reply,),
+        (r.status, r.answer),
+        (reuse.status,),
+        (key.revoked_at,),
+        session.scalar(select(func.count()).select_from(OpenAppKey)),
+    )
 
 
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -64,6 +160,7 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         (user.is_active, user.role, user.password_hash),
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
+        _open_snapshot(session, world),
     )
 
 
@@ -101,6 +198,8 @@ def test_every_id_route_refuses_other_orgs_objects(
                 method, url, data=data if method != "GET" else None, follow_redirects=False
             )
         assert resp.status_code in (403, 404), f"{method} {url} -> {resp.status_code}"
+        if path in PUBLIC_BY_DESIGN:
+            assert resp.status_code == 404, f"{url}: withdrawn datasets are not public"
         assert "乙联系人" not in resp.text and "乙系统" not in resp.text
         tried += 1
     assert tried == len(routes)

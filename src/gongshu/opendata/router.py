@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from gongshu.errors import AppError
 from gongshu.opendata import ckan, dcat, service
 from gongshu.opendata.data import WarehouseDep
 from gongshu.opendata.models import OpenAppKey, OpenApplication, OpenDataset
@@ -219,25 +220,41 @@ def dataset_rows(
     ] = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    key = caller_key(request, session)
     ds = service.published_dataset(session, dataset_id)
-    acc = service.access_for(session, ds, key, require_key=service.settings().require_key_for_rows)
-    service.rate_check(key, client_ip(request))
-    sv = service.servable(session, ds)
-    field_list = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-    allowed = acc.items if acc.items is not None else [i["column"] for i in ds.items]
-    page = service.read_rows(
-        wh,
-        sv,
-        only=acc.items,
-        fields=field_list,
-        conds=service.parse_filters(filters, allowed),
-        q=q,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-    )
+    key: OpenAppKey | None = None
+    try:
+        key = caller_key(request, session)
+        acc = service.access_for(
+            session, ds, key, require_key=service.settings().require_key_for_rows
+        )
+        service.rate_check(key, client_ip(request))
+        sv = service.servable(session, ds)
+        field_list = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
+        allowed = acc.items if acc.items is not None else [i["column"] for i in ds.items]
+        page = service.read_rows(
+            wh,
+            sv,
+            only=acc.items,
+            fields=field_list,
+            conds=service.parse_filters(filters, allowed),
+            q=q,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+    except AppError as exc:
+        # Refused calls are logged too (who probed what), then answered as usual.
+        session.rollback()
+        service.log_call(
+            session,
+            kind="api",
+            dataset_id=ds.id,
+            key=key,
+            status=exc.status_code,
+            ip=client_ip(request),
+        )
+        raise
     service.log_call(
         session,
         kind="api",

@@ -719,7 +719,7 @@ limiter = RateLimiter()
 
 def rate_check(key: OpenAppKey | None, ip: str | None) -> None:
     if key is not None:
-        limiter.check(f"k{key.id}", key.rate_per_min)
+        limiter.check(f"k{key.prefix}", key.rate_per_min)  # prefixes are random
     else:
         limiter.check(f"ip{ip}", settings().anon_rate_per_min)
 

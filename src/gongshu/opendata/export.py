@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -89,19 +90,59 @@ def csv_stream(
         yield tail
 
 
+def _json_value(col: pa.Array) -> pa.Array:
+    """JSON text of each value, computed column-wise in Arrow (no Python objects per row)."""
+    t = col.type
+    if pa.types.is_boolean(t):
+        text = pc.if_else(col, "true", "false")
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        if pa.types.is_floating(t):
+            # NaN/inf are not JSON: they become null.
+            col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, t))
+        text = pc.cast(col, pa.string())
+    else:
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            col = pc.cast(col, pa.string())
+        s = pc.replace_substring(col, "\\", "\\\\")
+        s = pc.replace_substring(s, '"', '\\"')
+        s = pc.replace_substring(s, "\n", "\\n")
+        s = pc.replace_substring(s, "\r", "\\r")
+        s = pc.replace_substring(s, "\t", "\\t")
+        # Other control characters are rare in open data; they become U+FFFD.
+        s = pc.replace_substring_regex(s, "[\\x00-\\x1f]", "\ufffd")
+        text = pc.binary_join_element_wise('"', s, '"', "")
+    return pc.fill_null(text, "null")
+
+
+def json_records(batch: pa.RecordBatch, sep: str) -> bytes:
+    """The batch as JSON objects, each followed by ``sep``, as one bytes object."""
+    parts = [
+        pc.binary_join_element_wise(orjson.dumps(name).decode() + ":", _json_value(col), "")
+        for name, col in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    body = pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
+    lines = pc.binary_join_element_wise("{", body, "}" + sep, "")
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = lines.buffers()[1]
+    data = lines.buffers()[2]
+    first, last = pa.Array.from_buffers(
+        pa.int32(), len(lines) + 1, [None, offsets], offset=lines.offset
+    ).to_numpy()[[0, -1]]
+    return data.slice(int(first), int(last - first)).to_pybytes() if data is not None else b""
+
+
 def json_stream(reader: pa.RecordBatchReader, lines: bool = False) -> Iterator[bytes]:
-    """A JSON array (or JSON lines); one serialiser call per batch, in C."""
+    """A JSON array (or JSON lines), built column-wise in Arrow batch by batch."""
     first = True
     if not lines:
         yield b"["
     for batch in reader:
         if batch.num_rows == 0:
             continue
-        rows = jsonable(pa.Table.from_batches([batch]))
         if lines:
-            yield b"\n".join(map(orjson.dumps, rows)) + b"\n"
+            yield json_records(batch, "\n")
             continue
-        body = orjson.dumps(rows)[1:-1]
+        body = json_records(batch, ",")[:-1]
         yield (b"" if first else b",") + body
         first = False
     if not lines:

@@ -500,7 +500,13 @@ def read_rows(
     if keyset and keys:
         order = order + [(k, False) for k in keys if k not in {c for c, _ in order}]
     limit = max(1, min(limit, query.MAX_LIMIT))
-    total = int(wh.execute(t.count())) if with_total else None
+    if not with_total:
+        total = None
+    elif not conds and not q and sv.dataset.data_updated_at is not None:
+        # Unfiltered: the open row count kept by the post-load refresh saves a query.
+        total = sv.dataset.row_count
+    else:
+        total = int(wh.execute(t.count()))
     ordered = query.order(t, order)
     if cursor is not None:
         if not keys:

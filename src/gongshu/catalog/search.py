@@ -261,68 +261,67 @@ def search(
                 Resource.code.like(pattern, escape="\\"),
             )
         )
-    base_where = [visibility(actor)]
+    # The matching, visible set with its facet columns, computed once per statement
+    # (MATERIALIZED: the full-text match is not re-run for every facet).
+    cols = [Resource.id.label("id"), *(c.label(k) for k, c in FACETS.items())]
+    if matched is None:
+        base_q = select(*cols, literal(0.0).label("score")).where(visibility(actor))
+    else:
+        m = matched.subquery("m")
+        base_q = (
+            select(*cols, m.c.score.label("score"))
+            .join(m, m.c.resource_id == Resource.id)
+            .where(visibility(actor))
+        )
+    base = base_q.cte("base").prefix_with("MATERIALIZED")
 
     def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
         out = []
         for key, values in filters.items():
             if key == skip or not values:
                 continue
-            col = FACETS[key]
+            col = base.c[key]
             out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
         return out
 
-    def from_() -> Any:
-        if matched is None:
-            return select(Resource.id).select_from(Resource)
-        m = matched.subquery("m")
-        return select(Resource.id).select_from(Resource).join(m, m.c.resource_id == Resource.id)
-
     facets: dict[str, list[FacetValue]] = {}
+    parts = []
     if with_facets:
-        parts = []
-        for key, col in FACETS.items():
-            stmt = from_().with_only_columns(
-                literal(key).label("facet"),
-                cast(col, String).label("value"),
-                func.count().label("n"),
+        for key in FACETS:
+            col = base.c[key]
+            parts.append(
+                select(
+                    literal(key).label("facet"),
+                    cast(col, String).label("value"),
+                    func.count().label("n"),
+                )
+                .where(*conds(key))
+                .group_by(col)
             )
-            parts.append(stmt.where(*base_where, *conds(key)).group_by(col))
-        total_part = from_().with_only_columns(
+    parts.append(
+        select(
             literal("_total").label("facet"), literal("").label("value"), func.count().label("n")
         )
-        parts.append(total_part.where(*base_where, *conds()))
-        total = 0
-        for facet, value, n in session.execute(union_all(*parts)):
-            if facet == "_total":
-                total = int(n)
-                continue
-            chosen = filters.get(facet, [])
-            facets.setdefault(facet, []).append(
-                FacetValue(str(value), int(n), str(value) in chosen)
-            )
-        for values in facets.values():
-            values.sort(key=lambda f: (-f.count, f.value))
-    else:
-        total = int(
-            session.scalar(from_().with_only_columns(func.count()).where(*base_where, *conds()))
-            or 0
-        )
+        .select_from(base)
+        .where(*conds())
+    )
+    total = 0
+    stmt = union_all(*parts) if len(parts) > 1 else parts[0]
+    for facet, value, n in session.execute(stmt):
+        if facet == "_total":
+            total = int(n)
+            continue
+        chosen = filters.get(facet, [])
+        facets.setdefault(facet, []).append(FacetValue(str(value), int(n), str(value) in chosen))
+    for values in facets.values():
+        values.sort(key=lambda f: (-f.count, f.value))
 
-    if matched is not None:
-        sub = matched.subquery("m2")
-        page = (
-            select(Resource)
-            .join(sub, sub.c.resource_id == Resource.id)
-            .where(*base_where, *conds())
-            .order_by(sub.c.score, Resource.code)
-        )
-    else:
-        page = (
-            select(Resource)
-            .where(*base_where, *conds())
-            .order_by(Resource.updated_at.desc(), Resource.id.desc())
-        )
+    order = (
+        (base.c.score, Resource.code)
+        if matched is not None
+        else (Resource.updated_at.desc(), Resource.id.desc())
+    )
+    page = select(Resource).join(base, base.c.id == Resource.id).where(*conds()).order_by(*order)
     resources = list(session.scalars(page.offset(offset).limit(limit)))
     hits = item_hits(session, q, [r.id for r in resources]) if q and resources else {}
     return SearchResult(

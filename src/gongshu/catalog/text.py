@@ -61,6 +61,11 @@ EXTRA_WORDS = (
     "婚姻登记",
     "户籍",
     "一网通办",
+    # Question words, so "哪些资源有字段叫…" segments cleanly into stop words.
+    "字段",
+    "数据项",
+    "信息项",
+    "哪些",
 )
 
 _lock = threading.Lock()

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gongshu.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
@@ -279,11 +279,7 @@ def _parse_fq(session: Session, text: str, filters: dict[str, list[str]], extra:
             names = {group_name(d): d for d in _domains(session)}
             filters.setdefault("domain", []).extend(names.get(v, v) for v in values)
         elif field == "tags":
-            for v in values:
-                extra.append(
-                    cast(OpenDataset.tags, String).like("%" + orjson.dumps(v).decode() + "%")
-                    | cast(OpenDataset.tags, String).like("%" + _ascii_json(v) + "%")
-                )
+            filters.setdefault("tags", []).extend(values)
         elif field == "res_format":
             filters.setdefault("format", []).extend(
                 "Parquet" if v.lower() == "parquet" else v.upper() for v in values
@@ -299,12 +295,6 @@ def _parse_fq(session: Session, text: str, filters: dict[str, list[str]], extra:
     rest = text[pos:].strip()
     if rest and rest.upper() not in ("AND",):
         raise CkanError(400, "Search Query Error", f"无法解析的查询条件：{rest}")
-
-
-def _ascii_json(v: str) -> str:
-    import json
-
-    return json.dumps(v)
 
 
 def _domains(session: Session) -> list[str]:
@@ -338,7 +328,7 @@ def package_search(request: Request, session: Session, p: dict[str, Any]) -> Any
     unknown = [f for f in facet_fields if f not in FACET_MAP]
     if unknown:
         raise CkanError(400, "Search Query Error", f"不支持的分面字段：{'、'.join(unknown)}")
-    mine = [FACET_MAP[f] for f in facet_fields if FACET_MAP[f] != "tags"]
+    mine = [FACET_MAP[f] for f in facet_fields]
     res = search.search(
         session,
         q=q,
@@ -359,12 +349,10 @@ def package_search(request: Request, session: Session, p: dict[str, Any]) -> Any
     for ck in facet_fields:
         items: list[dict[str, Any]] = []
         if ck == "tags":
-            counts: dict[str, int] = {}
-            ids = select(OpenDataset.tags).where(OpenDataset.status == "published", *extra)
-            for tags in session.scalars(ids):
-                for t in tags or []:
-                    counts[t] = counts.get(t, 0) + 1
-            items = [{"name": t, "display_name": t, "count": n} for t, n in counts.items()]
+            items = [
+                {"name": f.value, "display_name": f.value, "count": f.count}
+                for f in res.facets.get("tags", [])
+            ]
         else:
             for f in res.facets.get(FACET_MAP[ck], []):
                 if ck == "organization":

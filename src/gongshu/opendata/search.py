@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +27,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
@@ -150,9 +150,14 @@ def search(
     facet_fields: Sequence[str] | None = None,
 ) -> Result:
     """Published datasets matching ``q`` and the facet filters (each facet counted
-    without its own filter, so a user can widen it)."""
+    without its own filter, so a user can widen it).
+
+    The full-text match runs once; the matching datasets' facet columns (a few small
+    values each) are then filtered, counted, ranked and paged in one pass, so the cost
+    is one index query plus one narrow scan of the matches, whatever the facets asked.
+    """
     filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items()}
-    unknown = [k for k in filters if k not in FACETS and k != "format"]
+    unknown = [k for k in filters if k not in FACETS and k not in ("format", "tags")]
     if unknown:
         from gongshu.errors import ValidationFailed
 
@@ -164,78 +169,86 @@ def search(
         matched = select(OpenDataset.id.label("dataset_id"), literal(0.0).label("score")).where(
             OpenDataset.title.like(like, escape="\\")
         )
-    base = [OpenDataset.status == PUBLISHED, *extra]
-    fmt_ok = all(f in DATA_FORMATS for f in filters.get("format", []))
+    cols = [
+        OpenDataset.id,
+        cast(OpenDataset.org_id, String),
+        OpenDataset.domain,
+        OpenDataset.open_type,
+        OpenDataset.update_cycle,
+        OpenDataset.licence,
+        OpenDataset.tags,
+        OpenDataset.published_at,
+        OpenDataset.downloads + OpenDataset.api_calls,
+        OpenDataset.title,
+        OpenDataset.name,
+    ]
+    if matched is not None:
+        sub = matched.subquery("m")
+        stmt = select(*cols, sub.c.score).join(sub, sub.c.dataset_id == OpenDataset.id)
+    else:
+        stmt = select(*cols, literal(0.0))
+    rows = session.execute(stmt.where(OpenDataset.status == PUBLISHED, *extra)).all()
+    keys = ("org", "domain", "open_type", "update_cycle", "licence")
+    chosen = {k: set(v) for k, v in filters.items() if v}
+    fmt_ok = all(f in DATA_FORMATS for f in chosen.get("format", ()))
 
-    def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
-        out: list[ColumnElement[bool]] = []
-        for key, values in filters.items():
-            if key == skip or not values or key == "format":
-                continue
-            col = FACETS[key]
-            out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
-        if not fmt_ok and skip != "format":
-            out.append(literal(False))
-        return out
-
-    def from_() -> Any:
-        stmt = select(OpenDataset.id).select_from(OpenDataset)
-        if matched is None:
-            return stmt
-        m = matched.subquery("m")
-        return stmt.join(m, m.c.dataset_id == OpenDataset.id)
+    def passes(r: Any, skip: str | None) -> bool:
+        for i, k in enumerate(keys, 1):
+            if k != skip and k in chosen and r[i] not in chosen[k]:
+                return False
+        if skip != "tags" and "tags" in chosen and not chosen["tags"] & set(r[6] or ()):
+            return False
+        return skip == "format" or fmt_ok
 
     wanted = list(FACETS) if facet_fields is None else [f for f in facet_fields if f in FACETS]
-    parts = []
-    for key in wanted:
-        col = FACETS[key]
-        parts.append(
-            from_()
-            .with_only_columns(
-                literal(key).label("facet"), cast(col, String).label("value"), func.count()
-            )
-            .where(*base, *conds(key))
-            .group_by(col)
-        )
-    parts.append(
-        from_()
-        .with_only_columns(
-            literal("_total").label("facet"), literal("").label("value"), func.count()
-        )
-        .where(*base, *conds())
-    )
+    counts: dict[str, dict[str, int]] = {k: {} for k in wanted}
+    tag_counts: dict[str, int] = {}
+    hits = []
+    for r in rows:
+        if passes(r, None):
+            hits.append(r)
+        for k in wanted:
+            if passes(r, k):
+                v = r[keys.index(k) + 1]
+                counts[k][v] = counts[k].get(v, 0) + 1
+        if facet_fields is not None and "tags" in facet_fields and passes(r, "tags"):
+            for t in r[6] or ():
+                tag_counts[t] = tag_counts.get(t, 0) + 1
+    total = len(hits)
     facets: dict[str, list[FacetValue]] = {}
-    total = 0
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == "_total":
-            total = int(n)
-            continue
-        chosen = filters.get(facet, [])
-        facets.setdefault(facet, []).append(FacetValue(str(value), int(n), str(value) in chosen))
-    for values in facets.values():
-        values.sort(key=lambda f: (-f.count, f.value))
-    if facet_fields is None or "format" in (facet_fields or ()):
-        chosen = filters.get("format", [])
-        facets["format"] = [FacetValue(f, total, f in chosen) for f in DATA_FORMATS]
-
-    popular = (OpenDataset.downloads + OpenDataset.api_calls).desc()
-    newest = OpenDataset.published_at.desc()
-    if matched is not None:
-        sub = matched.subquery("m2")
-        stmt = select(OpenDataset).join(sub, sub.c.dataset_id == OpenDataset.id)
-        rank = [sub.c.score]
+    for k, values in counts.items():
+        facets[k] = sorted(
+            (FacetValue(str(v), n, str(v) in chosen.get(k, ())) for v, n in values.items()),
+            key=lambda f: (-f.count, f.value),
+        )
+    if tag_counts:
+        facets["tags"] = sorted(
+            (FacetValue(t, n, t in chosen.get("tags", ())) for t, n in tag_counts.items()),
+            key=lambda f: (-f.count, f.value),
+        )
+    if facet_fields is None or "format" in facet_fields:
+        facets["format"] = [
+            FacetValue(f, total if fmt_ok else 0, f in chosen.get("format", ()))
+            for f in DATA_FORMATS
+        ]
+    epoch = datetime.min.replace(tzinfo=UTC)
+    if sort == "newest" or (sort == "relevance" and matched is None):
+        hits.sort(key=lambda r: (r[7] or epoch, r[0]), reverse=True)
+    elif sort == "popular":
+        hits.sort(key=lambda r: (r[8], r[0]), reverse=True)
+    elif sort == "title":
+        hits.sort(key=lambda r: (r[9], -r[0]))
+    elif sort == "name":
+        hits.sort(key=lambda r: (r[10], -r[0]))
     else:
-        stmt = select(OpenDataset)
-        rank = []
-    order = {
-        "newest": [newest],
-        "popular": [popular],
-        "title": [OpenDataset.title],
-        "name": [OpenDataset.name],
-    }.get(sort, rank or [newest])
-    page = stmt.where(*base, *conds()).order_by(*order, OpenDataset.id.desc())
-    datasets = list(session.scalars(page.offset(offset).limit(limit)))
-    return Result(total=total, datasets=datasets, facets=facets)
+        hits.sort(key=lambda r: (r[11], -r[0]))
+    page_ids = [r[0] for r in hits[offset : offset + limit]]
+    by_id = (
+        {d.id: d for d in session.scalars(select(OpenDataset).where(OpenDataset.id.in_(page_ids)))}
+        if page_ids
+        else {}
+    )
+    return Result(total=total, datasets=[by_id[i] for i in page_ids], facets=facets)
 
 
 def like_any(cols: Sequence[Any], text: str) -> ColumnElement[bool]:

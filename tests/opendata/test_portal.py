@@ -140,9 +140,7 @@ def test_row_api_keyset_filters_fields_and_call_log(
             select(OpenCall.kind, func.count())
             .where(OpenCall.dataset_id == ds.id)
             .group_by(OpenCall.kind)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     assert kinds["api"] == 10 and kinds["download"] == 1  # refused calls are logged too
     st = client.get("/api/v1/open/stats").json()

@@ -1,5 +1,9 @@
 """DCAT-AP 3 for the open catalogue: the catalogue and each dataset as JSON-LD or Turtle.
 
+The EU vocabularies (frequency, access right, data theme) are the catalog's own mappings
+(``gongshu.catalog.transfer``); this module adds what the resource catalog does not have:
+open datasets with their distributions, licence and contact point, and Turtle output.
+
 ``GET /api/v1/open/dcat/catalog?format=jsonld|ttl`` and
 ``GET /api/v1/open/dcat/datasets/{dataset_id}?format=jsonld|ttl`` (or ``Accept:
 text/turtle`` / ``application/ld+json``). Built with rdflib.
@@ -16,7 +20,8 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gongshu.opendata import rules, service
+from gongshu.catalog.transfer import ACCESS_RIGHTS, EU, EU_THEMES, FREQUENCY
+from gongshu.opendata import service
 from gongshu.opendata.models import OpenDataset
 from gongshu.orgs.models import Org
 from gongshu.web.deps import DbSession
@@ -26,15 +31,6 @@ VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 FREQ = Namespace("http://publications.europa.eu/resource/authority/frequency/")
 FILETYPE = Namespace("http://publications.europa.eu/resource/authority/file-type/")
 DCATAP = Namespace("http://data.europa.eu/r5r/")
-FREQUENCIES = {
-    "实时": "CONT",
-    "每日": "DAILY",
-    "每周": "WEEKLY",
-    "每旬": "DECENNIAL",
-    "每月": "MONTHLY",
-    "每季度": "QUARTERLY",
-    "每年": "ANNUAL",
-}
 DISTRIBUTIONS = (
     ("csv", "CSV", "text/csv"),
     ("json", "JSON", "application/json"),
@@ -87,8 +83,10 @@ def add_dataset(g: Graph, ds: OpenDataset, org: Org | None, base: str) -> URIRef
             Literal(ds.updated_at.replace(microsecond=0), datatype=XSD.dateTime),
         )
     )
-    if ds.update_cycle in FREQUENCIES:
-        g.add((uri, DCTERMS.accrualPeriodicity, FREQ[FREQUENCIES[ds.update_cycle]]))
+    if ds.domain in EU_THEMES:  # the catalog's mapping to the EU data-theme vocabulary
+        g.add((uri, DCAT.theme, URIRef(f"{EU}data-theme/{EU_THEMES[ds.domain]}")))
+    if ds.update_cycle in FREQUENCY:
+        g.add((uri, DCTERMS.accrualPeriodicity, FREQ[FREQUENCY[ds.update_cycle]]))
     if org is not None:
         agent = URIRef(f"{base}/open/orgs/{org.id}")
         g.add((uri, DCTERMS.publisher, agent))
@@ -100,17 +98,8 @@ def add_dataset(g: Graph, ds: OpenDataset, org: Org | None, base: str) -> URIRef
         g.add((contact, RDF.type, VCARD.Kind))
         g.add((contact, VCARD.fn, Literal(ds.contact, lang=zh)))
     licence = URIRef(LICENCE_URIS.get(ds.licence, f"{base}/open/licence/{ds.licence}"))
-    access = "http://publications.europa.eu/resource/authority/access-right/"
-    g.add(
-        (
-            uri,
-            DCTERMS.accessRights,
-            URIRef(
-                access
-                + ("PUBLIC" if ds.open_type == rules.OpenType.unconditional.value else "RESTRICTED")
-            ),
-        )
-    )
+    right = ACCESS_RIGHTS.get(ds.open_type, "RESTRICTED")
+    g.add((uri, DCTERMS.accessRights, URIRef(f"{EU}access-right/{right}")))
     for fmt, code, media in DISTRIBUTIONS:
         dist = URIRef(f"{base}/open/datasets/{ds.id}#{fmt}")
         url = URIRef(f"{base}/api/v1/open/datasets/{ds.id}/download?format={fmt}")

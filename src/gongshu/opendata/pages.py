@@ -396,7 +396,7 @@ def developer(request: Request, session: DbSession, principal: PagePrincipal) ->
     keys = service.list_app_keys(session, principal)
     apps = service.list_applications(session, principal) if principal.role == Role.public else []
     new_key = request.session.pop("new_open_key", None)
-    ds_names = dict(session.execute(select(OpenDataset.id, OpenDataset.title)).tuples().all())
+    ds_names = dict(session.execute(select(OpenDataset.id, OpenDataset.title)).all())
     return render(
         request,
         "opendata/developer.html",
@@ -560,9 +560,7 @@ def manage(
             counts=dict(
                 session.execute(
                     select(OpenDataset.status, func.count()).group_by(OpenDataset.status)
-                )
-                .tuples()
-                .all()
+                ).all()
             ),
         ),
         principal=principal,

@@ -1050,7 +1050,7 @@ def reuse_datasets(session: Session, reuse_ids: Sequence[int]) -> dict[int, list
         select(OpenReuseDataset.reuse_id, OpenDataset)
         .join(OpenDataset, OpenDataset.id == OpenReuseDataset.dataset_id)
         .where(OpenReuseDataset.reuse_id.in_(list(reuse_ids)), OpenDataset.status == "published")
-    ).tuples():
+    ):
         out[rid].append(ds)
     return out
 
@@ -1243,7 +1243,7 @@ def stats(session: Session, days: int = 30) -> dict[str, Any]:
         select(OpenCall.day, OpenCall.kind, func.count())
         .where(OpenCall.day >= since, OpenCall.ok.is_(True))
         .group_by(OpenCall.day, OpenCall.kind)
-    ).tuples():
+    ):
         bucket = by_day.setdefault(day.isoformat(), {"download": 0, "api": 0})
         bucket["download" if kind == "download" else "api"] += int(n)
     by_dataset = [
@@ -1253,14 +1253,12 @@ def stats(session: Session, days: int = 30) -> dict[str, Any]:
             .where(pub)
             .order_by((OpenDataset.downloads + OpenDataset.api_calls).desc())
             .limit(20)
-        ).tuples()
+        )
     ]
     totals = dict(
         session.execute(
             select(OpenCall.kind, func.count()).where(OpenCall.ok.is_(True)).group_by(OpenCall.kind)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return {
         "datasets": int(datasets),

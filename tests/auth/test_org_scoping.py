@@ -8,6 +8,7 @@ object ids. A new domain that adds routes must register its id parameters in
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gongshu.audit.models import AuditRecord
 from gongshu.auth.models import ApiKey, User
+from gongshu.auth.principal import Principal
 from gongshu.catalog import releases as catalog_releases
 from gongshu.catalog.models import Resource
 from gongshu.catalog.schemas import ReleaseCreate
@@ -36,6 +38,14 @@ SCOPED_PARAMS: dict[str, str] = {
     "grant_id": "grant_b",
     "interface_id": "interface_b",
     "backflow_id": "backflow_b",
+    # open data (gongshu.opendata)
+    "dataset_id": "dataset_b",
+    "application_id": "application_b",
+    "comment_id": "comment_b",
+    "request_id": "request_b",
+    "reuse_id": "reuse_b",
+    "app_key_id": "app_key_b",
+    # catalog
     "resource_id": "resource_b",
     "code": "resource_b_code",
     "release_id": "release",
@@ -53,6 +63,17 @@ CITYWIDE_READS = {
     ("GET", "/catalog/releases/{release_id}"),
     ("GET", "/api/v1/catalog/releases/{release_id}"),
 }
+
+# Public by design: the open-data portal and its read APIs serve *published* open datasets
+# to anyone, logged in or not (DESIGN.md: 社会公众 browse the portal). Org B's dataset in
+# the world below is withdrawn, so these routes must answer 404 here like every other
+# route; tests/opendata/test_portal.py shows they serve published datasets anonymously.
+PUBLIC_BY_DESIGN = (
+    "/open/datasets/{dataset_id}",
+    "/open/orgs/{org_id}",
+    "/api/v1/open/datasets/{dataset_id}",
+    "/api/v1/open/dcat/datasets/{dataset_id}",
+)
 
 
 def _ingest_world(session: Session, settings: Any, org_b: Org) -> dict[str, Any]:
@@ -131,7 +152,8 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
     make_resource(session, org_a, name="甲已发布资源", publish=True)
     release = catalog_releases.create_release(session, ADMIN, ReleaseCreate(name="2026版"))
     sharing = _sharing_world(session, org_b)
-    return sharing | {
+    opendata = _open_world(session, org_b)
+    return sharing | opendata | {
         "resource_b": resource_b.id,
         "resource_b_code": resource_b.code,
         "release": release.id,
@@ -206,6 +228,79 @@ def _sharing_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...
     b = session.get(Backflow, world["backflow_b"])
     assert d and g and i and b
     return (d.status, d.terms, g.status, g.items, i.status, b.status, b.source_ref)
+def _open_world(session: Session, org_b: Org) -> dict[str, Any]:
+    """Org B's open-data objects: a (since withdrawn) restricted dataset with an
+    application, a comment, a data request, a pending reuse and a developer's key."""
+    from gongshu.opendata import service as od
+    from gongshu.opendata.schemas import ApplicationIn, CommentIn, RequestIn, ReuseIn
+    from tests.opendata.helpers import ADMIN, bus_resource, publish
+
+    res = bus_resource(
+        session, org_b, open_type="受限开放", open_reason="须申请", grade="L2", name="公交线路"
+    )
+    ds = publish(session, None, org_b, res, title="乙局数据集")
+    dev = make_user(session, "dev_b", role="public")
+    dev_p = Principal(kind="user", id=dev.id, name="dev_b", role="public")
+    app = od.apply(
+        session,
+        dev_p,
+        ApplicationIn(
+            dataset_id=ds.id,
+            applicant="乙申请人",
+            applicant_type="个人",
+            purpose="研究",
+            scenario="研究",
+            security_commitment="承诺",
+            items=["line_id"],
+            period_start=od.local_today(),
+            period_end=od.local_today() + timedelta(days=30),
+        ),
+    )
+    comment = od.add_comment(session, dev_p, ds.id, CommentIn(body="乙留言"))
+    reuse = od.submit_reuse(
+        session, dev_p, ReuseIn(title="乙应用", description="x", author="乙", dataset_ids=[ds.id])
+    )
+    req = od.submit_request(
+        session, dev_p, RequestIn(title="乙需求", description="x", requester="乙", org_id=org_b.id)
+    )
+    key, _ = od.create_app_key(session, dev_p, "乙开发者密钥")
+    od.withdraw_dataset(session, ADMIN, ds.id, "测试撤回")
+    return {
+        "dataset_b": ds.id,
+        "application_b": app.id,
+        "comment_b": comment.id,
+        "request_b": req.id,
+        "reuse_b": reuse.id,
+        "app_key_b": key.id,
+    }
+
+
+def _open_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    from gongshu.opendata.models import (
+        OpenAppKey,
+        OpenApplication,
+        OpenComment,
+        OpenDataset,
+        OpenRequest,
+        OpenReuse,
+    )
+
+    ds = session.get(OpenDataset, world["dataset_b"])
+    app = session.get(OpenApplication, world["application_b"])
+    c = session.get(OpenComment, world["comment_b"])
+    r = session.get(OpenRequest, world["request_b"])
+    reuse = session.get(OpenReuse, world["reuse_b"])
+    key = session.get(OpenAppKey, world["app_key_b"])
+    assert ds and app and c and r and reuse and key
+    return (
+        (ds.status, ds.title, ds.items, ds.updated_at),
+        (app.status, app.key_id),
+        (c.reply,),
+        (r.status, r.answer),
+        (reuse.status,),
+        (key.revoked_at,),
+        session.scalar(select(func.count()).select_from(OpenAppKey)),
+    )
 
 
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
@@ -234,6 +329,7 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
         _sharing_snapshot(session, world),
+        _open_snapshot(session, world),
     )
 
 
@@ -291,6 +387,8 @@ def test_every_id_route_refuses_other_orgs_objects(
             assert resp.status_code == 200, f"{method} {url} -> {resp.status_code}"
         else:
             assert resp.status_code in (403, 404), f"{method} {url} -> {resp.status_code}"
+        if path in PUBLIC_BY_DESIGN:
+            assert resp.status_code == 404, f"{url}: withdrawn datasets are not public"
         assert "乙联系人" not in resp.text and "乙系统" not in resp.text
         assert "乙草稿资源" not in resp.text
         tried += 1

@@ -62,7 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    if "poolclass" not in kwargs:
+    if "poolclass" not in kwargs:  # NullPool (migrations) takes no sizing arguments
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gongshu import db
+from gongshu.migrations.env_filters import include_object
 
 
 def test_models_match_migrations(db_url: str) -> None:
@@ -13,7 +14,9 @@ def test_models_match_migrations(db_url: str) -> None:
     engine = db.make_engine(db_url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             diff = compare_metadata(ctx, db.Base.metadata)
     finally:
         engine.dispose()

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from gongshu.db import Base, import_all_models, make_engine
+from gongshu.migrations.env_filters import include_object
 
 import_all_models()
 target_metadata = Base.metadata
@@ -18,6 +19,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -38,6 +40,7 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

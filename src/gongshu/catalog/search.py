@@ -1,0 +1,412 @@
+"""Full-text search over resources and items, with facets.
+
+Two index tables hold jieba tokens (see ``text.py``); they are created by the migration
+per dialect and are deliberately outside ``Base.metadata``:
+
+- SQLite: FTS5 virtual tables ``catalog_search(name, summary, items)`` keyed by
+  ``rowid`` = resource id, and ``catalog_item_search(resource_id UNINDEXED, text)`` keyed
+  by ``rowid`` = item id; ranked with bm25.
+- PostgreSQL: plain tables with a generated ``tsvector`` column and a GIN index, ranked
+  with ``ts_rank``.
+
+Facets are grouped counts over the matching, visible set, each computed without its own
+filter (so a user can widen a facet); they run as one UNION ALL statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from gongshu.auth.principal import CITYWIDE_READERS, Principal, Role
+from gongshu.catalog.models import Item, Resource
+from gongshu.catalog.text import fts5_query, index_tokens, query_terms, ts_query
+from gongshu.catalog.vocab import Status
+
+FACETS: dict[str, Any] = {
+    "org": Resource.owner_org_id,
+    "domain": Resource.domain,
+    "share_type": Resource.share_type,
+    "open_type": Resource.open_type,
+    "grade": Resource.grade,
+    "update_cycle": Resource.update_cycle,
+    "status": Resource.status,
+}
+FACET_LABELS = {
+    "org": "提供部门",
+    "domain": "所属领域",
+    "share_type": "共享类型",
+    "open_type": "开放类型",
+    "grade": "分级",
+    "update_cycle": "更新周期",
+    "status": "状态",
+}
+
+# Index tables: outside Base.metadata so Alembic's comparison never sees them.
+_index_md = MetaData()
+resource_index = Table(
+    "catalog_search",
+    _index_md,
+    Column("rowid", Integer),  # SQLite; PostgreSQL uses resource_id
+    Column("resource_id", Integer),
+    Column("name", String),
+    Column("summary", String),
+    Column("items", String),
+)
+item_index = Table(
+    "catalog_item_search",
+    _index_md,
+    Column("rowid", Integer),
+    Column("item_id", Integer),
+    Column("resource_id", Integer),
+    Column("text", String),
+)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+# ---- index maintenance -------------------------------------------------------------
+
+
+@dataclass
+class Doc:
+    """What the index needs of a resource: plain values, so bulk loads skip the ORM."""
+
+    id: int
+    code: str
+    name: str
+    summary: str
+    keywords: str | None
+    items: list[tuple[int, str, str, str | None]]  # (item id, name, column, data element)
+
+
+def doc_of(res: Resource, items: Sequence[Item]) -> Doc:
+    return Doc(
+        res.id,
+        res.code,
+        res.name,
+        res.summary,
+        res.keywords,
+        [(i.id, i.name, i.column, i.data_element) for i in items],
+    )
+
+
+def unindex(session: Session, resource_ids: Iterable[int], item_ids: Iterable[int]) -> None:
+    rids, iids = list(resource_ids), list(item_ids)
+    sqlite = _is_sqlite(session)
+    rkey = resource_index.c.rowid if sqlite else resource_index.c.resource_id
+    ikey = item_index.c.rowid if sqlite else item_index.c.item_id
+    for chunk in _chunks(rids):
+        session.execute(delete(resource_index).where(rkey.in_(chunk)))
+    for chunk in _chunks(iids):
+        session.execute(delete(item_index).where(ikey.in_(chunk)))
+
+
+def index(session: Session, docs: Iterable[Doc]) -> None:
+    """Insert index rows for resources (and their items) that are not indexed yet."""
+    sqlite = _is_sqlite(session)
+    rkey, ikey = ("rowid", "rowid") if sqlite else ("resource_id", "item_id")
+    rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
+    for d in docs:
+        item_text = " ".join(f"{name} {col} {de or ''}" for _, name, col, de in d.items)
+        rows.append(
+            {
+                rkey: d.id,
+                "name": index_tokens(d.name),
+                "summary": index_tokens(f"{d.summary} {d.keywords or ''} {d.code}"),
+                "items": index_tokens(item_text),
+            }
+        )
+        for iid, name, col, de in d.items:
+            text = index_tokens(f"{name} {col} {de or ''}")
+            item_rows.append({ikey: iid, "resource_id": d.id, "text": text})
+    for chunk in _chunks(rows, 2000):
+        session.execute(insert(resource_index), chunk)
+    for chunk in _chunks(item_rows, 5000):
+        session.execute(insert(item_index), chunk)
+
+
+def _chunks(seq: Sequence[Any], n: int = 900) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def rebuild(session: Session) -> int:
+    """Re-create the whole index from the catalog tables (``gongshu catalog reindex``)."""
+    session.execute(delete(resource_index))
+    session.execute(delete(item_index))
+    count = 0
+    last = 0
+    while True:
+        batch = list(
+            session.scalars(
+                select(Resource).where(Resource.id > last).order_by(Resource.id).limit(500)
+            )
+        )
+        if not batch:
+            break
+        ids = [r.id for r in batch]
+        items: dict[int, list[Item]] = {i: [] for i in ids}
+        for it in session.scalars(
+            select(Item).where(Item.resource_id.in_(ids)).order_by(Item.resource_id, Item.position)
+        ):
+            items[it.resource_id].append(it)
+        index(session, [doc_of(r, items[r.id]) for r in batch])
+        count += len(batch)
+        last = ids[-1]
+        session.expunge_all()
+    return count
+
+
+# ---- querying ----------------------------------------------------------------------
+
+
+def visibility(actor: Principal) -> ColumnElement[bool]:
+    """Admins and leaders see everything; officers their org plus the published catalog
+    (目录公开); other signed-in roles the published catalog; the public nothing here."""
+    if actor.role in CITYWIDE_READERS:
+        return true()
+    published = Resource.status == Status.published
+    if actor.role == Role.officer and actor.org_id is not None:
+        return or_(Resource.owner_org_id == actor.org_id, published)
+    if actor.role == Role.public or not actor.is_authenticated:
+        return false()
+    return published
+
+
+def _match(session: Session, q: str) -> Select[Any] | None:
+    """(resource_id, score) of resources matching ``q``; lower score ranks first."""
+    terms = query_terms(q)
+    if not terms:
+        return None
+    if _is_sqlite(session):
+        t = resource_index
+        return select(
+            t.c.rowid.label("resource_id"),
+            func.bm25(literal_column("catalog_search"), 10.0, 3.0, 1.0).label("score"),
+        ).where(literal_column("catalog_search").op("MATCH")(fts5_query(terms)))
+    tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    return select(
+        resource_index.c.resource_id.label("resource_id"),
+        (-func.ts_rank(literal_column("catalog_search.tsv"), tsq)).label("score"),
+    ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class FacetValue:
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResult:
+    total: int
+    resources: list[Resource]
+    facets: dict[str, list[FacetValue]]
+    item_hits: dict[int, list[Item]] = field(default_factory=dict)
+    took_ms: float = 0.0
+
+
+def search(
+    session: Session,
+    actor: Principal,
+    *,
+    q: str | None = None,
+    filters: dict[str, list[str]] | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    with_facets: bool = True,
+) -> SearchResult:
+    started = time.perf_counter()
+    filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
+    q = (q or "").strip()[:100]
+    matched = _match(session, q) if q else None
+    if q and matched is None:
+        # Nothing to tokenise (punctuation, a single stop word): plain substring match.
+        pattern = _like(q)
+        matched = select(Resource.id.label("resource_id"), literal(0.0).label("score")).where(
+            or_(
+                Resource.name.like(pattern, escape="\\"),
+                Resource.code.like(pattern, escape="\\"),
+            )
+        )
+    base_where = [visibility(actor)]
+
+    def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
+        out = []
+        for key, values in filters.items():
+            if key == skip or not values:
+                continue
+            col = FACETS[key]
+            out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
+        return out
+
+    def from_() -> Any:
+        if matched is None:
+            return select(Resource.id).select_from(Resource)
+        m = matched.subquery("m")
+        return select(Resource.id).select_from(Resource).join(m, m.c.resource_id == Resource.id)
+
+    facets: dict[str, list[FacetValue]] = {}
+    if with_facets:
+        parts = []
+        for key, col in FACETS.items():
+            stmt = from_().with_only_columns(
+                literal(key).label("facet"),
+                cast(col, String).label("value"),
+                func.count().label("n"),
+            )
+            parts.append(stmt.where(*base_where, *conds(key)).group_by(col))
+        total_part = from_().with_only_columns(
+            literal("_total").label("facet"), literal("").label("value"), func.count().label("n")
+        )
+        parts.append(total_part.where(*base_where, *conds()))
+        total = 0
+        for facet, value, n in session.execute(union_all(*parts)):
+            if facet == "_total":
+                total = int(n)
+                continue
+            chosen = filters.get(facet, [])
+            facets.setdefault(facet, []).append(
+                FacetValue(str(value), int(n), str(value) in chosen)
+            )
+        for values in facets.values():
+            values.sort(key=lambda f: (-f.count, f.value))
+    else:
+        total = int(
+            session.scalar(from_().with_only_columns(func.count()).where(*base_where, *conds()))
+            or 0
+        )
+
+    if matched is not None:
+        sub = matched.subquery("m2")
+        page = (
+            select(Resource)
+            .join(sub, sub.c.resource_id == Resource.id)
+            .where(*base_where, *conds())
+            .order_by(sub.c.score, Resource.code)
+        )
+    else:
+        page = (
+            select(Resource)
+            .where(*base_where, *conds())
+            .order_by(Resource.updated_at.desc(), Resource.id.desc())
+        )
+    resources = list(session.scalars(page.offset(offset).limit(limit)))
+    hits = item_hits(session, q, [r.id for r in resources]) if q and resources else {}
+    return SearchResult(
+        total=total,
+        resources=resources,
+        facets=facets,
+        item_hits=hits,
+        took_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _item_match(session: Session, q: str) -> Select[Any] | None:
+    terms = query_terms(q)
+    if not terms:
+        return None
+    if _is_sqlite(session):
+        return select(item_index.c.rowid.label("item_id")).where(
+            literal_column("catalog_item_search").op("MATCH")(fts5_query(terms))
+        )
+    tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    return select(item_index.c.item_id.label("item_id")).where(
+        literal_column("catalog_item_search.tsv").op("@@")(tsq)
+    )
+
+
+def item_hits(
+    session: Session, q: str, resource_ids: list[int], per: int = 5
+) -> dict[int, list[Item]]:
+    """The items of these resources whose name/column/data element matches ``q``."""
+    matched = _item_match(session, q)
+    if matched is None or not resource_ids:
+        return {}
+    sub = matched.subquery("im")
+    stmt = (
+        select(Item)
+        .join(sub, sub.c.item_id == Item.id)
+        .where(Item.resource_id.in_(resource_ids))
+        .order_by(Item.resource_id, (Item.name == q).desc(), Item.position)
+    )
+    out: dict[int, list[Item]] = {}
+    for it in session.scalars(stmt):
+        bucket = out.setdefault(it.resource_id, [])
+        if len(bucket) < per:
+            bucket.append(it)
+    return out
+
+
+@dataclass
+class ItemSearchResult:
+    total: int
+    rows: list[tuple[Item, Resource]]
+    took_ms: float
+
+
+def search_items(
+    session: Session,
+    actor: Principal,
+    q: str,
+    *,
+    exact: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> ItemSearchResult:
+    """Item-level hits: "which resources have a field called 统一社会信用代码?"."""
+    started = time.perf_counter()
+    q = q.strip()[:100]
+    base = select(Item, Resource).join(Resource, Resource.id == Item.resource_id)
+    where: list[ColumnElement[bool]] = [visibility(actor)]
+    if exact:
+        where.append(or_(Item.name == q, Item.data_element == q, Item.column == q.lower()))
+    else:
+        matched = _item_match(session, q)
+        if matched is None:
+            where.append(Item.name.like(_like(q), escape="\\"))
+        else:
+            sub = matched.subquery("im")
+            base = base.join(sub, sub.c.item_id == Item.id)
+    stmt = base.where(*where)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.execute(
+        stmt.order_by((Item.name == q).desc(), Resource.code, Item.position)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return ItemSearchResult(
+        total=total, rows=[(i, r) for i, r in rows], took_ms=(time.perf_counter() - started) * 1000
+    )

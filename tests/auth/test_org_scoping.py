@@ -8,6 +8,7 @@ object ids. A new domain that adds routes must register its id parameters in
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -17,10 +18,15 @@ from sqlalchemy.orm import Session
 
 from gongshu.audit.models import AuditRecord
 from gongshu.auth.models import ApiKey, User
+from gongshu.cockpit import report
+from gongshu.cockpit import service as cockpit
+from gongshu.cockpit.alerts import raise_alert
+from gongshu.cockpit.models import Alert, Indicator, Report, Webhook
+from gongshu.cockpit.schemas import IndicatorIn, WebhookIn
 from gongshu.orgs.models import Org, System
 from gongshu.web.routes import iter_api_routes
 from tests.conftest import login
-from tests.factories import PASSWORD, make_key, make_org, make_system, make_user
+from tests.factories import PASSWORD, SYSTEM, make_key, make_org, make_system, make_user
 
 # Path parameter → (model, attribute holding org B's object id in the fixture).
 SCOPED_PARAMS: dict[str, str] = {
@@ -28,6 +34,10 @@ SCOPED_PARAMS: dict[str, str] = {
     "system_id": "system_b",
     "key_id": "key_b",
     "user_id": "user_b",
+    "indicator_code": "indicator_b",
+    "alert_id": "alert_b",
+    "report_day": "report_day",  # the city log is for leaders: officers get 403
+    "webhook_id": "webhook_b",  # notification endpoints are admin-only: 403
 }
 
 
@@ -40,13 +50,53 @@ def world(session: Session) -> dict[str, Any]:
     key_b, _ = make_key(session, org_b, name="乙密钥")
     make_user(session, "officer_a", org=org_a)
     user_b = make_user(session, "officer_b", org=org_b)
-    return {
+    cockpit = _cockpit_world(session, org_b.id)
+    return cockpit | {
         "org_a": org_a.id,
         "org_b": org_b.id,
         "system_a": system_a.id,
         "system_b": system_b.id,
         "key_b": key_b.id,
         "user_b": user_b.id,
+    }
+
+
+def _cockpit_world(session: Session, org_b: int) -> dict[str, Any]:
+    ind = cockpit.create_indicator(
+        session,
+        SYSTEM,
+        IndicatorIn(
+            code="orgb.level",
+            name="乙局指标",
+            topic="城市管理",
+            owner_org_id=org_b,
+            definition="SELECT day AS period, aqi AS value FROM city_air_quality_daily",
+            sources=["city_air_quality_daily"],
+            upper=1.0,
+        ),
+    )
+    alert, _ = raise_alert(
+        session,
+        ind,
+        rule="upper",
+        level="red",
+        message="乙局指标超限",
+        period=datetime(2026, 1, 1),
+        value=2.0,
+        threshold=1.0,
+        detail={},
+    )
+    session.commit()
+    day = date(2026, 1, 1)
+    report.generate(session, day)
+    hook = cockpit.create_webhook(
+        session, SYSTEM, WebhookIn(name="乙群", url="http://127.0.0.1:9/hook")
+    )
+    return {
+        "indicator_b": ind.code,
+        "alert_b": alert.id,
+        "report_day": day.isoformat(),
+        "webhook_b": hook.id,
     }
 
 
@@ -64,6 +114,19 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         (user.is_active, user.role, user.password_hash),
         session.scalar(select(func.count()).select_from(System)),
         session.scalar(select(func.count()).select_from(ApiKey)),
+        _cockpit_snapshot(session, world),
+    )
+
+
+def _cockpit_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    ind = session.scalar(select(Indicator).where(Indicator.code == world["indicator_b"]))
+    alert = session.get(Alert, world["alert_b"])
+    assert ind and alert
+    return (
+        (ind.name, ind.upper, ind.definition, ind.enabled, ind.updated_at),
+        (alert.status, alert.assignee_id, alert.acknowledged_at, alert.closed_at),
+        session.scalar(select(func.count()).select_from(Webhook)),
+        session.scalar(select(func.count()).select_from(Report)),
     )
 
 

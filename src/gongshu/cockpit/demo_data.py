@@ -320,7 +320,7 @@ CITY_INDICATORS: list[dict[str, Any]] = [
         _dsum(EC, "electricity_mwh"),
         EC,
         featured=True,
-        rate_pct=30.0,
+        rate_pct=60.0,
     ),
     _i(
         "econ.new_firms",
@@ -507,7 +507,7 @@ CITY_INDICATORS: list[dict[str, Any]] = [
         _dsum(TR, "metro_riders"),
         TR,
         featured=True,
-        rate_pct=30.0,
+        lower=600_000.0,
     ),
     _i(
         "traffic.taxi",
@@ -554,7 +554,7 @@ CITY_INDICATORS: list[dict[str, Any]] = [
         _dsum(GS, "applications"),
         GS,
         featured=True,
-        rate_pct=50.0,
+        lower=3_000.0,
     ),
     _i(
         "gov.online_rate",

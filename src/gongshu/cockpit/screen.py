@@ -187,10 +187,11 @@ def screen_data(session: Session, actor: Principal, topic: str = "home") -> dict
     topic_name = TOPICS[topic]
     inds = service.list_indicators(session, actor, topic=None if topic == "home" else topic_name)
     inds = [i for i in inds if i.enabled]
-    cards_inds = _pick_cards(inds, topic)
     latest = max((i.last_period for i in inds if i.last_period), default=None)
     since = (latest or datetime(2000, 1, 1)) - timedelta(days=TREND_DAYS)
     series = _series(session, inds, since)
+    # A card without data says nothing: show only indicators with recent values.
+    cards_inds = _pick_cards([i for i in inds if series.get(i.id)], topic)
     open_levels: dict[int, str] = {}
     for ind_id, level in session.execute(
         select(Alert.indicator_id, Alert.level).where(Alert.status.in_(OPEN_STATUSES))
@@ -198,9 +199,8 @@ def screen_data(session: Session, actor: Principal, topic: str = "home") -> dict
         if ind_id not in open_levels or LEVELS.index(level) > LEVELS.index(open_levels[ind_id]):
             open_levels[ind_id] = level
     cards = [_card(i, series.get(i.id, []), open_levels.get(i.id)) for i in cards_inds]
-    with_data = [i for i in cards_inds if series.get(i.id)]
     lines = []
-    for ind in with_data[:2]:
+    for ind in [i for i in cards_inds if len(series[i.id]) > 1][:2]:
         fc = service.forecast_points(session, ind)[:14]
         lines.append(_line(ind, series[ind.id], fc))
     district_inds = [

@@ -16,6 +16,7 @@ from gongshu.cockpit.schemas import IndicatorIn
 from gongshu.config import Settings
 from gongshu.warehouse import Warehouse
 from tests.factories import SYSTEM, make_org
+from tests.warehouse.conftest import spark_session  # noqa: F401  (shared Spark session fixture)
 
 END = date(2026, 3, 31)  # a fixed "yesterday" keeps the tests deterministic
 

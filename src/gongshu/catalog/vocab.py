@@ -274,6 +274,7 @@ def catalog_settings() -> CatalogSettings:
     return CatalogSettings()
 
 
+@lru_cache
 def masking_names() -> list[str]:
     """Built-in masking rule names plus any registered through ``gongshu.maskers``."""
     from gongshu.plugins import Registry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -22,11 +23,16 @@ from gongshu.auth.principal import Principal
 from gongshu.catalog import releases as catalog_releases
 from gongshu.catalog.models import Resource
 from gongshu.catalog.schemas import ReleaseCreate
+from gongshu.cockpit import report
+from gongshu.cockpit import service as cockpit
+from gongshu.cockpit.alerts import raise_alert
+from gongshu.cockpit.models import Alert, Indicator, Report, Webhook
+from gongshu.cockpit.schemas import IndicatorIn, WebhookIn
 from gongshu.orgs.models import Org, System
 from gongshu.web.routes import iter_api_routes
 from tests.catalog.helpers import ADMIN, make_resource
 from tests.conftest import login
-from tests.factories import PASSWORD, make_key, make_org, make_system, make_user
+from tests.factories import PASSWORD, SYSTEM, make_key, make_org, make_system, make_user
 
 # Path parameter → (model, attribute holding org B's object id in the fixture).
 SCOPED_PARAMS: dict[str, str] = {
@@ -46,6 +52,10 @@ SCOPED_PARAMS: dict[str, str] = {
     "reuse_id": "reuse_b",
     "app_key_id": "app_key_b",
     # catalog
+    "indicator_code": "indicator_b",
+    "alert_id": "alert_b",
+    "report_day": "report_day",  # the city log is for leaders: officers get 403
+    "webhook_id": "webhook_b",  # notification endpoints are admin-only: 403
     "resource_id": "resource_b",
     "code": "resource_b_code",
     "release_id": "release",
@@ -153,7 +163,8 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
     release = catalog_releases.create_release(session, ADMIN, ReleaseCreate(name="2026版"))
     sharing = _sharing_world(session, org_b)
     opendata = _open_world(session, org_b)
-    return sharing | opendata | {
+    cockpit = _cockpit_world(session, org_b.id)
+    return sharing | opendata | cockpit | {
         "resource_b": resource_b.id,
         "resource_b_code": resource_b.code,
         "release": release.id,
@@ -303,6 +314,45 @@ def _open_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _cockpit_world(session: Session, org_b: int) -> dict[str, Any]:
+    ind = cockpit.create_indicator(
+        session,
+        SYSTEM,
+        IndicatorIn(
+            code="orgb.level",
+            name="乙局指标",
+            topic="城市管理",
+            owner_org_id=org_b,
+            definition="SELECT day AS period, aqi AS value FROM city_air_quality_daily",
+            sources=["city_air_quality_daily"],
+            upper=1.0,
+        ),
+    )
+    alert, _ = raise_alert(
+        session,
+        ind,
+        rule="upper",
+        level="red",
+        message="乙局指标超限",
+        period=datetime(2026, 1, 1),
+        value=2.0,
+        threshold=1.0,
+        detail={},
+    )
+    session.commit()
+    day = date(2026, 1, 1)
+    report.generate(session, day)
+    hook = cockpit.create_webhook(
+        session, SYSTEM, WebhookIn(name="乙群", url="http://127.0.0.1:9/hook")
+    )
+    return {
+        "indicator_b": ind.code,
+        "alert_b": alert.id,
+        "report_day": day.isoformat(),
+        "webhook_b": hook.id,
+    }
+
+
 def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
     session.expire_all()
     org = session.get(Org, world["org_b"])
@@ -330,6 +380,19 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
         session.scalar(select(func.count()).select_from(ApiKey)),
         _sharing_snapshot(session, world),
         _open_snapshot(session, world),
+        _cockpit_snapshot(session, world),
+    )
+
+
+def _cockpit_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
+    ind = session.scalar(select(Indicator).where(Indicator.code == world["indicator_b"]))
+    alert = session.get(Alert, world["alert_b"])
+    assert ind and alert
+    return (
+        (ind.name, ind.upper, ind.definition, ind.enabled, ind.updated_at),
+        (alert.status, alert.assignee_id, alert.acknowledged_at, alert.closed_at),
+        session.scalar(select(func.count()).select_from(Webhook)),
+        session.scalar(select(func.count()).select_from(Report)),
     )
 
 

@@ -17,8 +17,12 @@ from sqlalchemy.orm import Session
 
 from gongshu.audit.models import AuditRecord
 from gongshu.auth.models import ApiKey, User
+from gongshu.catalog import releases as catalog_releases
+from gongshu.catalog.models import Resource
+from gongshu.catalog.schemas import ReleaseCreate
 from gongshu.orgs.models import Org, System
 from gongshu.web.routes import iter_api_routes
+from tests.catalog.helpers import ADMIN, make_resource
 from tests.conftest import login
 from tests.factories import PASSWORD, make_key, make_org, make_system, make_user
 
@@ -29,9 +33,18 @@ SCOPED_PARAMS: dict[str, str] = {
     "key_id": "key_b",
     "user_id": "user_b",
     "resource_id": "resource_b",
+    "code": "resource_b_code",
+    "release_id": "release",
     "source_id": "source_b",
     "load_id": "load_b",
     "device_id": "device_b",
+}
+
+# Read routes that are city-wide by design (目录公开): a catalog release holds only
+# published entries. They must answer 200 yet show nothing of org B's drafts.
+CITYWIDE_READS = {
+    ("GET", "/catalog/releases/{release_id}"),
+    ("GET", "/api/v1/catalog/releases/{release_id}"),
 }
 
 
@@ -42,7 +55,7 @@ def _ingest_world(session: Session, settings: Any, org_b: Org) -> dict[str, Any]
     from gongshu.ingest import service as ingest
     from gongshu.ingest.schemas import DeviceCreate
     from gongshu.warehouse import shared
-    from tests.catalog.helpers import make_resource, officer
+    from tests.catalog.helpers import officer
 
     resource = make_resource(session, org_b, publish=True, name="专有数据资源")
     actor = officer(org_b)
@@ -60,9 +73,7 @@ def _ingest_world(session: Session, settings: Any, org_b: Org) -> dict[str, Any]
     device, _ = ingest.create_device(
         session, actor, DeviceCreate(resource_id=resource.id, code="B-1", name="乙设备")
     )
-    # Published resources are visible citywide by design; a draft is org B's alone.
-    draft = make_resource(session, org_b, name="草稿数据资源")
-    return {"resource_b": draft.id, "source_b": source.id, "load_b": load.id, "device_b": device.id}
+    return {"source_b": source.id, "load_b": load.id, "device_b": device.id}
 
 
 @pytest.fixture
@@ -74,7 +85,14 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
     key_b, _ = make_key(session, org_b, name="乙密钥")
     make_user(session, "officer_a", org=org_a)
     user_b = make_user(session, "officer_b", org=org_b)
+    # Org B's catalog entry is a draft (private); org A's published one makes a release.
+    resource_b = make_resource(session, org_b, name="乙草稿资源", summary="乙联系人")
+    make_resource(session, org_a, name="甲已发布资源", publish=True)
+    release = catalog_releases.create_release(session, ADMIN, ReleaseCreate(name="2026版"))
     return {
+        "resource_b": resource_b.id,
+        "resource_b_code": resource_b.code,
+        "release": release.id,
         "org_a": org_a.id,
         "org_b": org_b.id,
         "system_a": system_a.id,
@@ -90,8 +108,17 @@ def _snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...]:
     system = session.get(System, world["system_b"])
     key = session.get(ApiKey, world["key_b"])
     user = session.get(User, world["user_b"])
-    assert org and system and key and user
+    resource = session.get(Resource, world["resource_b"])
+    assert org and system and key and user and resource
     return (
+        (
+            resource.name,
+            resource.status,
+            resource.summary,
+            resource.updated_at,
+            len(resource.items),
+        ),
+        session.scalar(select(func.count()).select_from(Resource)),
         (org.name, org.contact_name, org.level, org.region_code, org.updated_at),
         (system.name, system.status, system.updated_at),
         (key.revoked_at, key.name),
@@ -151,8 +178,12 @@ def test_every_id_route_refuses_other_orgs_objects(
             resp = client.request(
                 method, url, data=data if method != "GET" else None, follow_redirects=False
             )
-        assert resp.status_code in (403, 404), f"{method} {url} -> {resp.status_code}"
+        if (method, path) in CITYWIDE_READS:
+            assert resp.status_code == 200, f"{method} {url} -> {resp.status_code}"
+        else:
+            assert resp.status_code in (403, 404), f"{method} {url} -> {resp.status_code}"
         assert "乙联系人" not in resp.text and "乙系统" not in resp.text
+        assert "乙草稿资源" not in resp.text
         tried += 1
     assert tried == len(routes)
     assert _snapshot(session, world) == before
@@ -206,3 +237,35 @@ def test_cannot_create_in_other_org(
     assert _snapshot(session, world) == before
     own = client.post("/api/v1/systems", json={"name": "自建系统"})
     assert own.status_code == 201 and own.json()["org_id"] == world["org_a"]
+
+
+def test_published_catalog_is_readable_city_wide_but_not_writable(
+    client: TestClient, session: Session, world: dict[str, Any]
+) -> None:
+    org_b = session.get(Org, world["org_b"])
+    assert org_b is not None
+    published = make_resource(session, org_b, name="乙已发布资源", publish=True)
+    login(client, "officer_a", PASSWORD)
+    assert client.get(f"/api/v1/catalog/resources/{published.id}").status_code == 200
+    assert client.get(f"/catalog/resources/{published.id}").status_code == 200
+    before = (published.name, published.summary, published.revision)
+    body = {
+        "name": "篡改",
+        "domain": "公共安全",
+        "update_cycle": "每日",
+        "share_type": "无条件共享",
+        "share_methods": ["下载"],
+        "open_type": "不予开放",
+        "open_reason": "x",
+        "grade": "L1",
+    }
+    assert client.put(f"/api/v1/catalog/resources/{published.id}", json=body).status_code == 403
+    for action in ("submit", "approve", "retire", "discard-revision", "publish"):
+        resp = client.post(f"/api/v1/catalog/resources/{published.id}/{action}", json={})
+        assert resp.status_code == 403, action
+    listed = client.get("/api/v1/catalog/resources").json()
+    names = {i["name"] for i in listed["items"]}
+    assert "乙已发布资源" in names and "乙草稿资源" not in names
+    session.expire_all()
+    fresh = session.get(Resource, published.id)
+    assert fresh and (fresh.name, fresh.summary, fresh.revision) == before

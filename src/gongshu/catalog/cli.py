@@ -149,7 +149,7 @@ def generate(
     from gongshu.orgs.models import Org
 
     with cli_session(get_settings().database_url) as session:
-        orgs = dict(session.execute(select(Org.code, Org.id)).tuples().all())
+        orgs = dict(session.execute(select(Org.code, Org.id)).all())
         if not orgs:
             console.print("[red]还没有部门，请先运行 gongshu demo[/red]")
             raise typer.Exit(2)

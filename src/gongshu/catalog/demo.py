@@ -1282,7 +1282,7 @@ def build(ctx: DemoContext) -> None:
     admin_id = s.scalar(select(User.id).where(User.username == "admin"))
     admin = Principal(kind="user", id=admin_id, name="admin", role="admin", org_id=orgs.get("SJJ"))
     systems: dict[int, list[int]] = {}
-    for sid, oid in s.execute(select(System.id, System.org_id).order_by(System.id)).tuples():
+    for sid, oid in s.execute(select(System.id, System.org_id).order_by(System.id)):
         systems.setdefault(oid, []).append(sid)
     ids: dict[str, int] = {}
     for row in RESOURCES:
@@ -1502,13 +1502,13 @@ def generate_large(
     *,
     target: int,
     rng: random.Random,
-    items_mean: int = 18,
+    items_mean: int = 19,
     batch: int = 500,
 ) -> int:
     """Add published resources until the catalog holds ``target`` of them (bulk inserts)."""
     cfg = catalog_settings()
     org_rows = {o.id: o for o in session.scalars(select(Org).where(Org.id.in_(orgs.values())))}
-    existing = set(session.execute(select(Resource.owner_org_id, Resource.name)).tuples())
+    existing = set(session.execute(select(Resource.owner_org_id, Resource.name)))
     count = len(existing)
     pool = parse_items(ITEM_POOL)
     domains = cfg.domain_list

@@ -158,7 +158,7 @@ def compare_releases(
                     CatalogReleaseEntry.fingerprint,
                     CatalogReleaseEntry.id,
                 ).where(CatalogReleaseEntry.release_id == rid)
-            ).tuples()
+            )
         }
 
     a, b = load(old.id), load(new.id)
@@ -177,7 +177,7 @@ def compare_releases(
                 select(CatalogReleaseEntry.id, CatalogReleaseEntry.data).where(
                     CatalogReleaseEntry.id.in_(ids[start : start + 900])
                 )
-            ).tuples()
+            ).all()
         )
     for code in changed_codes:
         out.changed.append(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from gongshu.catalog import releases, search, service, transfer
 from gongshu.catalog.schemas import ReleaseCreate, ResourceIn, ReviewAction, summary_out
@@ -23,8 +24,9 @@ from gongshu.catalog.vocab import (
     UpdateCycle,
     catalog_settings,
 )
-from gongshu.errors import TooLarge
+from gongshu.errors import TooLarge, ValidationFailed
 from gongshu.web.deps import ApiPrincipal, DbSession, PageParams
+from gongshu.web.i18n import validation_message
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["资源目录"])
 Multi = Annotated[list[str] | None, Query(max_length=50)]
@@ -119,11 +121,34 @@ def get_resource(resource_id: int, session: DbSession, principal: ApiPrincipal) 
     return detail_out(session, service.get_resource(session, principal, resource_id))
 
 
-@router.put("/resources/{resource_id}", summary="修改草稿；已发布资源则保存为修订稿")
+@router.put(
+    "/resources/{resource_id}",
+    summary="修改草稿；已发布资源则保存为修订稿（请求体同新建）",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ResourceIn"}}
+            },
+        }
+    },
+)
 def update_resource(
-    resource_id: int, body: ResourceIn, session: DbSession, principal: ApiPrincipal
+    resource_id: int,
+    session: DbSession,
+    principal: ApiPrincipal,
+    body: Annotated[dict[str, Any], Body()],
 ) -> Any:
-    return detail_out(session, service.update_resource(session, principal, resource_id, body))
+    # Access is checked before the body is validated: a caller learns nothing about
+    # another org's resource from validation errors.
+    res = service.get_resource(session, principal, resource_id)
+    service.ensure_can_write(principal, res)
+    try:
+        data = ResourceIn.model_validate(body)
+    except ValidationError as exc:
+        errors = [dict(e) | {"loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise ValidationFailed(validation_message(errors)) from None
+    return detail_out(session, service.update_resource(session, principal, resource_id, data))
 
 
 @router.delete(

@@ -6,7 +6,6 @@ ingest, quality, sharing, open data and the cockpit read the catalog only throug
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -18,9 +17,17 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200
 Text2000 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
+# Full-width letters and digits → ASCII; Chinese punctuation (，（）) is kept as typed.
+_WIDE = {
+    c: c - 0xFEE0
+    for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+    for c in range(r[0], r[1] + 1)
+}
+
+
 def normalise_text(value: str) -> str:
-    """NFKC (full-width letters/digits → half-width) and collapsed whitespace."""
-    return " ".join(unicodedata.normalize("NFKC", value).split())
+    """Full-width letters/digits → half-width, whitespace (incl. 　) collapsed."""
+    return " ".join(value.translate(_WIDE).split())
 
 
 class ItemIn(BaseModel):

@@ -5,12 +5,13 @@ per dialect and are deliberately outside ``Base.metadata``:
 
 - SQLite: FTS5 virtual tables ``catalog_search(name, summary, items)`` keyed by
   ``rowid`` = resource id, and ``catalog_item_search(resource_id UNINDEXED, text)`` keyed
-  by ``rowid`` = item id; ranked with bm25.
+  by ``rowid`` = item id; name hits rank first.
 - PostgreSQL: plain tables with a generated ``tsvector`` column and a GIN index, ranked
   with ``ts_rank``.
 
 Facets are grouped counts over the matching, visible set, each computed without its own
-filter (so a user can widen a facet); they run as one UNION ALL statement.
+filter (so a user can widen a facet). The set is materialised once in a CTE; facets, the
+total and the page's ids come back from one UNION ALL statement.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    case,
     cast,
     delete,
     false,
@@ -206,15 +208,25 @@ def _match(session: Session, q: str) -> Select[Any] | None:
     if not terms:
         return None
     if _is_sqlite(session):
-        t = resource_index
+        # Rank name hits first, then the rest: bm25 over thousands of matches of a common
+        # word costs more than the whole rest of the search, and for a catalog a match in
+        # the resource name is what people mean first.
+        expr = fts5_query(terms)
+        table = literal_column("catalog_search")
+        in_name = select(resource_index.c.rowid).where(table.op("MATCH")("{name} : (" + expr + ")"))
         return select(
-            t.c.rowid.label("resource_id"),
-            func.bm25(literal_column("catalog_search"), 10.0, 3.0, 1.0).label("score"),
-        ).where(literal_column("catalog_search").op("MATCH")(fts5_query(terms)))
+            resource_index.c.rowid.label("resource_id"),
+            case((resource_index.c.rowid.in_(in_name.scalar_subquery()), 0.0), else_=1.0).label(
+                "score"
+            ),
+        ).where(table.op("MATCH")(expr))
+    # Same ranking as SQLite: name hits first. The short name column stays in the row;
+    # ts_rank would have to de-TOAST every matching document's tsvector.
     tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    name_hit = func.to_tsvector(literal_column("'simple'"), resource_index.c.name).op("@@")(tsq)
     return select(
         resource_index.c.resource_id.label("resource_id"),
-        (-func.ts_rank(literal_column("catalog_search.tsv"), tsq)).label("score"),
+        case((name_hit, 0.0), else_=1.0).label("score"),
     ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
 
 
@@ -261,69 +273,97 @@ def search(
                 Resource.code.like(pattern, escape="\\"),
             )
         )
-    base_where = [visibility(actor)]
+    # The matching, visible set with its facet columns, computed once (MATERIALIZED)
+    # and used by every facet count, the total and the page, all in one statement.
+    cols = [
+        Resource.id.label("id"),
+        Resource.code.label("code"),
+        Resource.updated_at.label("updated_at"),
+        *(c.label(k) for k, c in FACETS.items()),
+    ]
+    if matched is None:
+        base_q = select(*cols, literal(0.0).label("score")).where(visibility(actor))
+    else:
+        m = matched.subquery("m")
+        base_q = (
+            select(*cols, m.c.score.label("score"))
+            .join(m, m.c.resource_id == Resource.id)
+            .where(visibility(actor))
+        )
+    base = base_q.cte("base").prefix_with("MATERIALIZED")
 
     def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
         out = []
         for key, values in filters.items():
             if key == skip or not values:
                 continue
-            col = FACETS[key]
+            col = base.c[key]
             out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
         return out
 
-    def from_() -> Any:
-        if matched is None:
-            return select(Resource.id).select_from(Resource)
-        m = matched.subquery("m")
-        return select(Resource.id).select_from(Resource).join(m, m.c.resource_id == Resource.id)
-
-    facets: dict[str, list[FacetValue]] = {}
+    parts = []
     if with_facets:
-        parts = []
-        for key, col in FACETS.items():
-            stmt = from_().with_only_columns(
-                literal(key).label("facet"),
-                cast(col, String).label("value"),
-                func.count().label("n"),
+        for key in FACETS:
+            col = base.c[key]
+            parts.append(
+                select(
+                    literal(key).label("facet"),
+                    cast(col, String).label("value"),
+                    func.count().label("n"),
+                )
+                .where(*conds(key))
+                .group_by(col)
             )
-            parts.append(stmt.where(*base_where, *conds(key)).group_by(col))
-        total_part = from_().with_only_columns(
+    parts.append(
+        select(
             literal("_total").label("facet"), literal("").label("value"), func.count().label("n")
         )
-        parts.append(total_part.where(*base_where, *conds()))
-        total = 0
-        for facet, value, n in session.execute(union_all(*parts)):
-            if facet == "_total":
-                total = int(n)
-                continue
+        .select_from(base)
+        .where(*conds())
+    )
+    order = (
+        (base.c.score, base.c.code)
+        if matched is not None
+        else (base.c.updated_at.desc(), base.c.id.desc())
+    )
+    page_rows = (
+        select(base.c.id, func.row_number().over(order_by=order).label("rn"))
+        .where(*conds())
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .subquery("page")
+    )
+    parts.append(
+        select(
+            literal("_page").label("facet"),
+            cast(page_rows.c.id, String).label("value"),
+            page_rows.c.rn.label("n"),
+        )
+    )
+    total = 0
+    ranks: dict[int, int] = {}
+    facets: dict[str, list[FacetValue]] = {}
+    for facet, value, n in session.execute(union_all(*parts)):
+        if facet == "_total":
+            total = int(n)
+        elif facet == "_page":
+            ranks[int(value)] = int(n)
+        else:
             chosen = filters.get(facet, [])
             facets.setdefault(facet, []).append(
                 FacetValue(str(value), int(n), str(value) in chosen)
             )
-        for values in facets.values():
-            values.sort(key=lambda f: (-f.count, f.value))
-    else:
-        total = int(
-            session.scalar(from_().with_only_columns(func.count()).where(*base_where, *conds()))
-            or 0
+    for values in facets.values():
+        values.sort(key=lambda f: (-f.count, f.value))
+    resources = (
+        sorted(
+            session.scalars(select(Resource).where(Resource.id.in_(list(ranks)))),
+            key=lambda r: ranks[r.id],
         )
-
-    if matched is not None:
-        sub = matched.subquery("m2")
-        page = (
-            select(Resource)
-            .join(sub, sub.c.resource_id == Resource.id)
-            .where(*base_where, *conds())
-            .order_by(sub.c.score, Resource.code)
-        )
-    else:
-        page = (
-            select(Resource)
-            .where(*base_where, *conds())
-            .order_by(Resource.updated_at.desc(), Resource.id.desc())
-        )
-    resources = list(session.scalars(page.offset(offset).limit(limit)))
+        if ranks
+        else []
+    )
     hits = item_hits(session, q, [r.id for r in resources]) if q and resources else {}
     return SearchResult(
         total=total,
@@ -348,25 +388,39 @@ def _item_match(session: Session, q: str) -> Select[Any] | None:
     )
 
 
+def _matches(terms: tuple[tuple[str, tuple[str, ...]], ...], tokens: set[str]) -> bool:
+    for op, toks in terms:
+        if op == "=" and toks[0] not in tokens:
+            return False
+        if op == "&" and not all(t in tokens for t in toks):
+            return False
+        if op == "|" and toks[0] not in tokens and not all(t in tokens for t in toks[1:]):
+            return False
+    return True
+
+
 def item_hits(
     session: Session, q: str, resource_ids: list[int], per: int = 5
 ) -> dict[int, list[Item]]:
-    """The items of these resources whose name/column/data element matches ``q``."""
-    matched = _item_match(session, q)
-    if matched is None or not resource_ids:
+    """The items of these (page) resources whose name/column/data element matches ``q``.
+
+    A page holds a few hundred items: matching their cached tokens here is cheaper than
+    another full-text query over every item in the city.
+    """
+    terms = query_terms(q)
+    if not resource_ids:
         return {}
-    sub = matched.subquery("im")
-    stmt = (
-        select(Item)
-        .join(sub, sub.c.item_id == Item.id)
-        .where(Item.resource_id.in_(resource_ids))
-        .order_by(Item.resource_id, (Item.name == q).desc(), Item.position)
-    )
     out: dict[int, list[Item]] = {}
+    needle = q.strip().lower()
+    stmt = select(Item).where(Item.resource_id.in_(resource_ids)).order_by(Item.position)
     for it in session.scalars(stmt):
-        bucket = out.setdefault(it.resource_id, [])
-        if len(bucket) < per:
-            bucket.append(it)
+        text = f"{it.name} {it.column} {it.data_element or ''}"
+        hit = _matches(terms, set(index_tokens(text).split())) if terms else needle in text.lower()
+        if hit:
+            out.setdefault(it.resource_id, []).append(it)
+    for rid, items in out.items():
+        items.sort(key=lambda i: (i.name != q.strip(), i.position))
+        out[rid] = items[:per]
     return out
 
 

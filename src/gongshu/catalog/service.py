@@ -129,6 +129,12 @@ def get_resource(session: Session, actor: Principal, resource_id: int) -> Resour
     return res
 
 
+def ensure_can_write(actor: Principal, res: Resource) -> None:
+    """For a resource the actor can already see: 403 unless it is theirs to change."""
+    if not actor.can_write_org(res.owner_org_id):
+        raise Forbidden("无权修改该数据资源（只能维护本部门的资源）")
+
+
 def get_by_code(session: Session, actor: Principal, code: str) -> Resource:
     res = session.scalar(select(Resource).where(Resource.code == code))
     if res is None or not can_read(actor, res):
@@ -143,7 +149,7 @@ def pending_revision(session: Session, resource_id: int) -> ResourceRevision | N
 
 
 def org_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Org.id, Org.name)).tuples().all())
+    return dict(session.execute(select(Org.id, Org.name)).all())
 
 
 # ---- codes -------------------------------------------------------------------------
@@ -475,7 +481,7 @@ def update_resource(
 ) -> Resource:
     """Save a draft; for a published resource, save the pending revision instead."""
     res = get_resource(session, actor, resource_id)
-    actor.ensure_write(res.owner_org_id, "数据资源")
+    ensure_can_write(actor, res)
     if data.owner_org_id not in (None, res.owner_org_id):
         raise ValidationFailed("不能通过修改变更提供部门", code="owner_fixed")
     data = data.model_copy(update={"owner_org_id": res.owner_org_id})
@@ -512,7 +518,7 @@ def update_resource(
 def delete_resource(session: Session, actor: Principal, resource_id: int) -> None:
     """Only never-published drafts may be deleted; their code stays used."""
     res = get_resource(session, actor, resource_id)
-    actor.ensure_write(res.owner_org_id, "数据资源")
+    ensure_can_write(actor, res)
     if res.status != Status.draft or res.revision:
         raise Conflict("只能删除从未发布过的草稿", code="not_draft")
     search.unindex(session, [res.id], [i.id for i in res.items])
@@ -533,7 +539,7 @@ def submit_resource(
     session: Session, actor: Principal, resource_id: int, comment: str | None = None
 ) -> Resource:
     res = get_resource(session, actor, resource_id)
-    actor.ensure_write(res.owner_org_id, "数据资源")
+    ensure_can_write(actor, res)
     if res.status == Status.draft:
         ensure_valid(
             session,
@@ -664,7 +670,7 @@ def publish_resource(session: Session, actor: Principal, resource_id: int) -> Re
 
 def discard_revision(session: Session, actor: Principal, resource_id: int) -> Resource:
     res = get_resource(session, actor, resource_id)
-    actor.ensure_write(res.owner_org_id, "数据资源")
+    ensure_can_write(actor, res)
     rev = pending_revision(session, res.id)
     if rev is None or rev.status != Status.draft:
         raise Conflict("没有可撤销的修订稿", code="nothing_to_discard")
@@ -743,7 +749,7 @@ def review_queue(session: Session, actor: Principal) -> list[dict[str, Any]]:
         .join(Resource, Resource.id == ResourceRevision.resource_id)
         .where(ResourceRevision.status == Status.submitted)
         .order_by(ResourceRevision.submitted_at)
-    ).tuples():
+    ):
         rows.append({"resource": res, "kind": "revision", "since": rev.submitted_at, "rev": rev})
     return rows
 
@@ -753,7 +759,7 @@ def counts(session: Session, actor: Principal) -> dict[str, int]:
     by_status = dict(
         session.execute(
             select(Resource.status, func.count()).where(vis).group_by(Resource.status)
-        ).tuples()
+        ).all()
     )
     items = session.scalar(
         select(func.count())
@@ -852,7 +858,7 @@ def specs_for(session: Session, resources: Sequence[Resource]) -> list[ResourceS
             .join(Resource, Resource.id == ResourceRelation.related_id)
             .where(ResourceRelation.resource_id.in_(chunk))
             .order_by(Resource.code)
-        ).tuples():
+        ):
             related[rid].append(code)
     return [_spec(r, items[r.id], related[r.id]) for r in resources]
 
@@ -883,7 +889,7 @@ def bulk_create(
         return []
     if publish:
         actor.ensure_role(Role.admin)
-    org_codes = dict(session.execute(select(Org.id, Org.code)).tuples().all())
+    org_codes = dict(session.execute(select(Org.id, Org.code)).all())
     pending: dict[str, list[int]] = {}
     codes: list[str | None] = []
     for n, e in enumerate(entries):
@@ -952,9 +958,9 @@ def bulk_create(
     wanted = {c for e in entries for c in e.data.related_codes if c not in code_ids}
     if wanted:
         code_ids |= dict(
-            session.execute(select(Resource.code, Resource.id).where(Resource.code.in_(wanted)))
-            .tuples()
-            .all()
+            session.execute(
+                select(Resource.code, Resource.id).where(Resource.code.in_(wanted))
+            ).all()
         )
     relations = [
         {"resource_id": rid, "related_id": code_ids[c]}
@@ -1036,7 +1042,7 @@ def replace_draft(
     """Overwrite a draft from an import (no commit)."""
     if res.status != Status.draft:
         raise Conflict(f"资源 {res.code} 不是草稿，不能通过导入覆盖")
-    actor.ensure_write(res.owner_org_id, "数据资源")
+    ensure_can_write(actor, res)
     before = content(to_input(session, res))
     _apply(session, res, data)
     _history(session, res, action, actor, change=diff(before, content(data)))

@@ -61,6 +61,11 @@ EXTRA_WORDS = (
     "婚姻登记",
     "户籍",
     "一网通办",
+    # Question words, so "哪些资源有字段叫…" segments cleanly into stop words.
+    "字段",
+    "数据项",
+    "信息项",
+    "哪些",
 )
 
 _lock = threading.Lock()
@@ -89,41 +94,63 @@ def index_tokens(text: str) -> str:
     return " ".join(t.lower() for t in jieba.cut_for_search(text) if WORD.match(t))
 
 
-@lru_cache(maxsize=4096)
-def query_terms(q: str) -> tuple[tuple[str, ...], ...]:
-    """Each query word with its alternatives: ``(word, part1, part2, …)``.
+def _doc_grams(word: str) -> tuple[str, ...]:
+    """The sub-words jieba's search mode emits inside ``word`` (2- and 3-grams in its
+    dictionary): a document holding ``word`` as a token holds all of these too."""
+    freq = jieba.dt.FREQ
+    grams: list[str] = []
+    for n in (2, 3):
+        for i in range(len(word) - n + 1):
+            g = word[i : i + n]
+            if g != word and freq.get(g) and g.lower() not in grams:
+                grams.append(g.lower())
+    return tuple(grams)
 
-    A word matches a document containing the word itself, or containing all its parts.
-    """
+
+@lru_cache(maxsize=4096)
+def query_terms(q: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each query word as ``(op, tokens)``: ``("=", (w,))`` the word itself;
+    ``("&", parts)`` all of its sub-words (which every document containing the word has,
+    and documents that split it differently have too); ``("|", (w, *parts))`` the word
+    or all of its parts, when its sub-words alone would be too loose."""
     _init()
-    terms: list[tuple[str, ...]] = []
+    terms: list[tuple[str, tuple[str, ...]]] = []
     for word in jieba.cut(q.strip()):
         w = word.lower()
         if not WORD.match(w) or w in STOPWORDS:
             continue
+        grams = _doc_grams(word)
         parts = tuple(p.lower() for p in jieba.cut_for_search(word) if WORD.match(p) and p != word)
-        term = (w, *parts) if len(parts) > 1 else (w,)
+        if len(grams) >= 2 and set(parts) <= set(grams):
+            term = ("&", grams)
+        elif len(parts) > 1:
+            term = ("|", (w, *parts))
+        else:
+            term = ("=", (w,))
         if term not in terms:
             terms.append(term)
     return tuple(terms[:12])
 
 
-def fts5_query(terms: tuple[tuple[str, ...], ...]) -> str:
-    def one(term: tuple[str, ...]) -> str:
-        word = f'"{term[0]}"'
-        if len(term) == 1:
-            return word
-        parts = " AND ".join(f'"{p}"' for p in term[1:])
-        return f"({word} OR ({parts}))"
+def fts5_query(terms: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    def one(op: str, toks: tuple[str, ...]) -> str:
+        quoted = [f'"{t}"' for t in toks]
+        if op == "=":
+            return quoted[0]
+        if op == "&":
+            return "(" + " AND ".join(quoted) + ")"
+        return f"({quoted[0]} OR (" + " AND ".join(quoted[1:]) + "))"
 
-    return " AND ".join(one(t) for t in terms)
+    return " AND ".join(one(op, toks) for op, toks in terms)
 
 
-def ts_query(terms: tuple[tuple[str, ...], ...]) -> str:
-    def one(term: tuple[str, ...]) -> str:
-        if len(term) == 1:
-            return f"'{term[0]}'"
-        parts = " & ".join(f"'{p}'" for p in term[1:])
-        return f"('{term[0]}' | ({parts}))"
+def ts_query(terms: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    def one(op: str, toks: tuple[str, ...]) -> str:
+        quoted = [f"'{t}'" for t in toks]
+        if op == "=":
+            return quoted[0]
+        if op == "&":
+            return "(" + " & ".join(quoted) + ")"
+        return f"({quoted[0]} | (" + " & ".join(quoted[1:]) + "))"
 
-    return " & ".join(one(t) for t in terms)
+    return " & ".join(one(op, toks) for op, toks in terms)

@@ -4,9 +4,9 @@ Import is all-or-nothing: every row is validated first (structure, values, catal
 database lookups) and errors are reported per sheet, row and column in Chinese; only a
 clean file is written, in one transaction, with set-based inserts.
 
-The .xlsx container is checked before openpyxl parses it (zip magic, member count,
-uncompressed size, compression ratio → zip bombs; merged header cells), and openpyxl
-reads in read-only streaming mode.
+The .xlsx container is checked before any XML is parsed (zip magic, member count,
+uncompressed size, compression ratio → zip bombs), then the sheets are streamed by
+``xlsx.py`` (expat, no DOM; DOCTYPEs refused); merged header cells are reported.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
+from xml.etree.ElementTree import ParseError
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongshu.auth.principal import Principal, Role
-from gongshu.catalog import search, service
+from gongshu.catalog import search, service, xlsx
 from gongshu.catalog.models import Resource
 from gongshu.catalog.rules import FIELD_LABELS, ITEM_LABELS, check_resource, org_prefixes
 from gongshu.catalog.schemas import ResourceIn
@@ -250,47 +251,6 @@ def check_xlsx_container(data: bytes) -> None:
         )
 
 
-_MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-
-
-def _merged_header_ranges(data: bytes, sheet_paths: dict[str, str]) -> dict[str, list[str]]:
-    """Merged ranges touching row 1, per sheet (read-only openpyxl cannot see merges)."""
-    out: dict[str, list[str]] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for title, path in sheet_paths.items():
-            try:
-                raw = zf.read(path)
-            except KeyError:
-                continue
-            tail = raw[raw.rfind(b"</sheetData>") :] if b"</sheetData>" in raw else raw
-            for m in _MERGE.finditer(tail):
-                if int(m.group(2)) <= 1:
-                    out.setdefault(title, []).append(
-                        f"{m.group(1).decode()}{m.group(2).decode()}:{m.group(3).decode()}{m.group(4).decode()}"
-                    )
-    return out
-
-
-def _sheet_paths(data: bytes) -> dict[str, str]:
-    """Sheet title → worksheet XML path, from workbook.xml and its relationships."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-        try:
-            rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-        except KeyError:
-            return {}
-    targets = dict(re.findall(r'<Relationship[^>]*Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
-    targets |= {
-        k: v for v, k in re.findall(r'<Relationship[^>]*Target="([^"]+)"[^>]*Id="([^"]+)"', rels)
-    }
-    out = {}
-    for name, rid in re.findall(r'<sheet[^>]*name="([^"]+)"[^>]*r:id="([^"]+)"', wb):
-        target = targets.get(rid, "")
-        path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        out[name.replace("&amp;", "&")] = path
-    return out
-
-
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
@@ -323,8 +283,9 @@ class Sheet:
 def _map_headers(
     title: str, header: list[str], columns: list[tuple[str, str]], issues: list[ImportIssue]
 ) -> dict[str, tuple[int, str]]:
-    by_text = {h: k for k, h in columns} | HEADER_ALIASES
     keys = {k for k, _ in columns}
+    # The template's own headers win over aliases (资源名称 is res_name on the item sheet).
+    by_text = {a: k for a, k in HEADER_ALIASES.items() if k in keys} | {h: k for k, h in columns}
     mapped: dict[str, tuple[int, str]] = {}
     for idx, raw in enumerate(header):
         text = raw.replace("*", "").replace("＊", "").strip()
@@ -373,56 +334,66 @@ def _rows_from_matrix(
 
 def read_xlsx(data: bytes) -> tuple[Sheet | None, Sheet | None, list[ImportIssue]]:
     check_xlsx_container(data)
-    from openpyxl import load_workbook
-
     issues: list[ImportIssue] = []
-    paths = _sheet_paths(data)
-    for title, ranges in _merged_header_ranges(data, paths).items():
-        issues.append(
-            ImportIssue(
-                title,
-                1,
-                None,
-                None,
-                f"表头存在合并单元格（{'、'.join(ranges)}），请取消合并，每列一个表头",
-            )
-        )
-    if issues:
-        raise ImportFailed(issues)
+    max_rows = catalog_settings().import_max_rows
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types on malformed parts
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            paths = xlsx.sheet_paths(zf)
+            if RESOURCE_SHEET not in paths:
+                titles = "、".join(paths) or "无"
+                raise ImportFailed(
+                    [
+                        ImportIssue(
+                            "文件",
+                            None,
+                            None,
+                            None,
+                            f"缺少工作表「{RESOURCE_SHEET}」（现有：{titles}），请使用导入模板",
+                        )
+                    ]
+                )
+            sheets: dict[str, tuple[list[list[str]], list[str]]] = {}
+            for title in (RESOURCE_SHEET, ITEM_SHEET):
+                if title in paths:
+                    merges: list[str] = []
+                    rows = list(xlsx.iter_rows(zf, paths[title], max_rows, merges))
+                    sheets[title] = (rows, merges)
+    except ImportFailed:
+        raise
+    except xlsx.XlsxError as exc:
+        raise ImportFailed([ImportIssue("文件", None, None, None, str(exc))]) from None
+    except (KeyError, ValueError, zipfile.BadZipFile, ParseError, EOFError, OSError):
         raise ImportFailed(
             [ImportIssue("文件", None, None, None, "Excel 文件内容无法解析")]
         ) from None
-    try:
-        titles = wb.sheetnames
-        missing = [s for s in (RESOURCE_SHEET, ITEM_SHEET) if s not in titles]
-        if RESOURCE_SHEET in missing:
-            raise ImportFailed(
-                [
-                    ImportIssue(
-                        "文件",
-                        None,
-                        None,
-                        None,
-                        f"缺少工作表「{RESOURCE_SHEET}」（现有：{'、'.join(titles)}），请使用导入模板",
-                    )
-                ]
+    for title, (rows, merges) in sheets.items():
+        header_merges = [r for r in merges if min(map(int, re.findall(r"\d+", r) or ["0"])) <= 1]
+        if header_merges:
+            issues.append(
+                ImportIssue(
+                    title,
+                    1,
+                    None,
+                    None,
+                    f"表头存在合并单元格（{'、'.join(header_merges)}），请取消合并，每列一个表头",
+                )
             )
-
-        def matrix(title: str) -> Iterator[list[str]]:
-            for values in wb[title].iter_rows(values_only=True):
-                yield [_cell_text(v) for v in values]
-
-        res = _rows_from_matrix(RESOURCE_SHEET, matrix(RESOURCE_SHEET), RESOURCE_COLUMNS, issues)
-        items = (
-            _rows_from_matrix(ITEM_SHEET, matrix(ITEM_SHEET), ITEM_COLUMNS, issues)
-            if ITEM_SHEET in titles
-            else None
-        )
-    finally:
-        wb.close()
+        if rows and rows[-1] == ["\0too-many-rows"]:
+            issues.append(
+                ImportIssue(
+                    title, max_rows + 2, None, None, f"超过单表 {max_rows} 行的上限，请拆分文件"
+                )
+            )
+    if issues:
+        raise ImportFailed(issues)
+    res = _rows_from_matrix(
+        RESOURCE_SHEET, iter(sheets[RESOURCE_SHEET][0]), RESOURCE_COLUMNS, issues
+    )
+    items = (
+        _rows_from_matrix(ITEM_SHEET, iter(sheets[ITEM_SHEET][0]), ITEM_COLUMNS, issues)
+        if ITEM_SHEET in sheets
+        else None
+    )
     return res, items, issues
 
 
@@ -703,7 +674,7 @@ def import_catalog(
     db_names: set[tuple[int, str]] = set(
         session.execute(
             select(Resource.owner_org_id, Resource.name).where(Resource.status != Status.retired)
-        ).tuples()
+        )
     )
     file_codes = set(by_code)
     all_codes = set(session.scalars(select(Resource.code))) | file_codes
@@ -811,7 +782,7 @@ def export_records(
     """What an export contains: one content dict per resource (plus code, org, status)."""
     service.ensure_catalog_reader(actor)
     orgs = {o.id: o for o in session.scalars(select(Org))}
-    system_names = dict(session.execute(select(System.id, System.name)).tuples().all())
+    system_names = dict(session.execute(select(System.id, System.name)).all())
     out: list[dict[str, Any]] = []
     if release_id is not None:
         from gongshu.catalog.releases import release_entries
@@ -889,41 +860,24 @@ def _item_cells(d: dict[str, Any], pos: int, it: dict[str, Any]) -> dict[str, An
 
 
 def to_xlsx(records: Iterable[dict[str, Any]]) -> bytes:
-    """The import template, filled with ``records`` (empty records → blank template)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
-
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDE8F7")
+    """The import template, filled with ``records`` (no records → a blank template)."""
     required = set(REQUIRED_RESOURCE) | {"owner_org"}
-
-    def header(ws: Any, columns: list[tuple[str, str]], req: set[str]) -> None:
-        cells = []
-        for key, text in columns:
-            c = WriteOnlyCell(ws, value=f"{text}*" if key in req else text)
-            c.font = bold
-            c.fill = fill
-            cells.append(c)
-        ws.append(cells)
-
-    rs = wb.create_sheet(RESOURCE_SHEET)
-    its = wb.create_sheet(ITEM_SHEET)
-    header(rs, RESOURCE_COLUMNS, required)
-    header(its, ITEM_COLUMNS, set(REQUIRED_ITEM) | {"res_name"})
+    res_rows: list[list[Any]] = [
+        [f"{text}*" if key in required else text for key, text in RESOURCE_COLUMNS]
+    ]
+    item_req = set(REQUIRED_ITEM) | {"res_name"}
+    item_rows: list[list[Any]] = [
+        [f"{text}*" if key in item_req else text for key, text in ITEM_COLUMNS]
+    ]
     for d in records:
         cells = _resource_cells(d)
-        rs.append([cells[k] for k, _ in RESOURCE_COLUMNS])
+        res_rows.append([cells[k] for k, _ in RESOURCE_COLUMNS])
         for pos, it in enumerate(d.get("items") or [], 1):
             ic = _item_cells(d, pos, it)
-            its.append([ic[k] for k, _ in ITEM_COLUMNS])
-    help_ws = wb.create_sheet(HELP_SHEET)
-    for line in help_lines():
-        help_ws.append(line)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+            item_rows.append([ic[k] for k, _ in ITEM_COLUMNS])
+    return xlsx.write_workbook(
+        [(RESOURCE_SHEET, res_rows), (ITEM_SHEET, item_rows), (HELP_SHEET, help_lines())]
+    )
 
 
 def help_lines() -> list[list[str]]:

@@ -125,6 +125,20 @@ def upgrade() -> None:
             batch_op.f("ix_catalog_resource_share_type"), ["share_type"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_catalog_resource_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "ix_catalog_resource_facets",
+            [
+                "status",
+                "owner_org_id",
+                "domain",
+                "share_type",
+                "open_type",
+                "grade",
+                "update_cycle",
+            ],
+            unique=False,
+        )
+        batch_op.create_index("ix_catalog_resource_updated_at", ["updated_at"], unique=False)
 
     op.create_table(
         "catalog_history",
@@ -309,6 +323,8 @@ def downgrade() -> None:
 
     op.drop_table("catalog_history")
     with op.batch_alter_table("catalog_resource", schema=None) as batch_op:
+        batch_op.drop_index("ix_catalog_resource_updated_at")
+        batch_op.drop_index("ix_catalog_resource_facets")
         batch_op.drop_index(batch_op.f("ix_catalog_resource_status"))
         batch_op.drop_index(batch_op.f("ix_catalog_resource_share_type"))
         batch_op.drop_index("ix_catalog_resource_org_status")

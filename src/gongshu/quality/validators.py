@@ -1,0 +1,1043 @@
+"""Vectorised validators for row-level data-quality rules (质量规则校验).
+
+Every validator turns an Ibis column expression into an Ibis boolean expression that is
+**True where the value fails the rule**. The quality engine puts all of a table's row
+rules into one aggregate scan (one filtered count per rule), so everything here is a pure
+Ibis expression: no Python loop over rows, no UDFs, no engine-specific SQL, and the same
+expression gives the same verdicts on DuckDB and on Spark (ANSI mode included: nothing
+here can raise on bad input, every string-to-number conversion is a ``try_cast``).
+
+NULL handling: a NULL value never fails a rule except :func:`not_null_fails`; "required"
+is its own rule. Every ``*_fails`` returns False (never NULL) for NULL input, and every
+``*_reason`` returns NULL for valid and for NULL values, else a reason code from
+:data:`REASONS` (English code, Chinese message for users). ``fails`` and ``reason`` of
+one kind always agree: ``fails == reason.notnull()``.
+
+How the checks stay cheap:
+
+* Cheapest predicates first: length, then one anchored character-class regex (RE2 on
+  DuckDB costs about four ``substr`` calls), then arithmetic and lookups. ``AND`` is
+  evaluated lazily by both engines (DuckDB selection vectors, Spark short-circuit), so
+  later parts only see rows that passed the earlier ones.
+* Every expensive sub-expression occurs **once**. DuckDB does not eliminate common
+  sub-expressions below ``AND``/``OR``/``CASE`` (they are conditionally evaluated), and
+  Spark only in always-evaluated positions: one ``try_cast`` referenced sixteen times
+  inside a conjunction is computed sixteen times (measured 4.6x slower). So check
+  characters are sums of per-character terms, each character read once
+  (``ascii(substr(s, i, 1))`` for digits, ``find`` in the alphabet for credit codes),
+  and dates are compared as whole ``yyyymmdd`` integers.
+* Calendar validity by string comparison: zero-padded digit strings compare like
+  numbers, so "real date between 1900-01-01 and today" is a few comparisons of
+  substrings (``"19990230"`` fails on the day), no cast and no date parsing. The first
+  ten digits of an ID number are region code and birth year, so the year-aware region
+  check is one ``IN`` of one ``try_cast``.
+* Sets with more than a handful of values (regions, dates, code tables) become a
+  one-column table and an ``IN (subquery)`` (a hash join): DuckDB evaluates a long
+  literal ``IN`` list as a chain of comparisons, about 70x slower for 3,500 codes.
+* No ``translate`` in hot paths: it costs DuckDB about 0.7 µs per value.
+
+Measured cost on DuckDB (CPU time per value, one thread, 2M values, a busy 2-core VM):
+a bare scan ``count(col)`` 10 ns; not-null, length, mobile about the same; not-blank
+20 ns; code table of 3,500 values 75 ns; date format 350 ns; resident ID number 1.0 µs
+(two thirds of it the 17 per-character reads of the check sum); credit code 0.9 µs.
+The identifier rules dominate any suite they are in; the cheap rules are nearly free.
+
+Identifiers follow the standards named in the platform design: resident ID number
+GB 11643-1999 (:func:`ric_fails`), unified social credit code GB 32100-2015
+(:func:`uscc_fails`), region codes GB/T 2260 (python-stdnum's ``cn/loc.dat`` via
+:func:`stdnum_regions`). python-stdnum is the test oracle; the deliberate differences are
+listed in the docstrings of :func:`ric_fails` and :func:`uscc_fails`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import functools
+import operator
+import re
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+import stdnum
+
+__all__ = [
+    "LEGACY_RIC_CENTURY",
+    "REASONS",
+    "RIC_WEIGHTS",
+    "RULE_KINDS",
+    "TIMEZONE",
+    "USCC_ALPHABET",
+    "USCC_WEIGHTS",
+    "Region",
+    "RuleKind",
+    "chinese_name_fails",
+    "date_format_fails",
+    "date_format_reason",
+    "date_range_fails",
+    "email_fails",
+    "enum_fails",
+    "landline_fails",
+    "length_fails",
+    "mobile_fails",
+    "not_blank_fails",
+    "not_null_fails",
+    "range_fails",
+    "regex_fails",
+    "region_year_keys",
+    "ric_birth_date",
+    "ric_birth_date_mismatch",
+    "ric_fails",
+    "ric_reason",
+    "ric_sex",
+    "ric_sex_mismatch",
+    "stdnum_regions",
+    "to_halfwidth",
+    "uscc_fails",
+    "uscc_reason",
+]
+
+#: Reason code -> message shown to department data officers.
+REASONS: dict[str, str] = {
+    "null": "不能为空",
+    "blank": "不能为空白（空字符串或仅含空格）",
+    "length": "长度不符合要求",
+    "pattern": "格式不符合要求",
+    "enum": "不在代码表（允许值）范围内",
+    "range": "数值超出允许范围",
+    "date_range": "日期超出允许范围",
+    "format": "日期格式不符合要求",
+    "date": "日期不存在（如 2 月 30 日）",
+    "charset": "含有非法字符",
+    "lowercase_x": "校验码应为大写 X",
+    "lowercase": "含有小写字母",
+    "legacy15": "15 位旧身份证号码，应升位为 18 位",
+    "region": "行政区划代码无效",
+    "birthdate": "出生日期无效或晚于当前日期",
+    "checksum": "校验码错误",
+    "authority": "登记管理部门代码或机构类别代码无效",
+    "org_code": "组织机构代码校验码错误",
+    "mobile": "手机号码格式错误",
+    "landline": "固定电话号码格式错误",
+    "email": "电子邮箱格式错误",
+    "chinese_name": "姓名含有非中文字符或长度异常",
+    "birthdate_mismatch": "出生日期与身份证号码不一致",
+    "sex_mismatch": "性别与身份证号码不一致",
+}
+
+#: A set of allowed values: a Python collection (small ones inline, larger ones as a
+#: one-column table) or a column of another Ibis table; both compile to ``IN``.
+ValuesArg = Collection[Any] | ir.Column
+
+# Literal IN lists longer than this become a one-column memtable (see module docstring).
+_MAX_INLINE_VALUES = 16
+
+# Java's ``$`` also matches before a final newline; ``\z`` means end of text in both Java
+# (Spark) and RE2 (DuckDB), so every pattern here is anchored with ``\A ... \z``.
+_ANCHOR = r"\A(?:{})\z"
+
+#: The platform's time zone: "today" for a city data bureau is the date in Shanghai.
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+_NULL_REASON = ibis.null("string")
+
+
+# --- small shared pieces ----------------------------------------------------------
+
+
+def _false() -> ir.BooleanValue:
+    return ibis.literal(False)
+
+
+def _failing(col: ir.Value, ok: ir.BooleanValue) -> ir.BooleanValue:
+    """``col`` is not NULL and ``ok`` is not True (a NULL ``ok`` counts as a failure)."""
+    return col.notnull() & ~ok.fill_null(False)
+
+
+def _full_match(col: ir.StringValue, pattern: str) -> ir.BooleanValue:
+    return col.re_search(_ANCHOR.format(pattern))
+
+
+def _code_point(col: ir.StringValue, i: int) -> ir.IntegerValue:
+    """Code point of character ``i`` (0-based); 0 past the end."""
+    return col.substr(i, 1).ascii_str()
+
+
+def _index_in(alphabet: str, col: ir.StringValue, i: int) -> ir.IntegerValue:
+    """Position of character ``i`` in ``alphabet`` (= its value), -1 if absent."""
+    return ibis.literal(alphabet).find(col.substr(i, 1))
+
+
+def _total(terms: Iterable[ir.IntegerValue]) -> ir.IntegerValue:
+    return functools.reduce(operator.add, terms)
+
+
+def _digits_at(col: ir.StringValue, start: int, length: int) -> ir.IntegerValue:
+    """``length`` characters from ``start`` as an integer, NULL if not a number."""
+    return col.substr(start, length).try_cast("int64")
+
+
+def _date_int(value: dt.date) -> int:
+    """``yyyymmdd``: dates compare as plain integers."""
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def _today(today: dt.date | None) -> dt.date:
+    # Taken when the expression is built (just before a check runs), in Shanghai time:
+    # the engines' CURRENT_DATE follows their session time zone (UTC on our Spark).
+    if today is None:
+        return dt.datetime.now(TIMEZONE).date()
+    return today.date() if isinstance(today, dt.datetime) else today
+
+
+def _membership(needle: ir.Value, values: ValuesArg) -> ir.BooleanValue:
+    """``needle IN values``, never NULL for a non-NULL needle."""
+    if isinstance(values, ir.Column):
+        return needle.isin(values).fill_null(False)
+    if isinstance(values, (str, bytes)):
+        raise TypeError("values must be a collection of values, not a single string")
+    distinct = tuple(sorted({v for v in values if v is not None}, key=repr))
+    if not distinct:
+        return _false()
+    if len(distinct) <= _MAX_INLINE_VALUES:
+        return needle.isin(distinct)
+    return needle.isin(_values_table(distinct)["value"]).fill_null(False)
+
+
+@functools.lru_cache(maxsize=16)
+def _values_table(values: tuple[Any, ...]) -> ir.Table:
+    # One table per distinct set: rules sharing a set share one temp view on Spark.
+    return ibis.memtable({"value": list(values)})
+
+
+_LONG_MONTHS = ("01", "03", "05", "07", "08", "10", "12")
+
+
+def _real_date_text(
+    year: ir.StringValue, month: ir.StringValue, day: ir.StringValue
+) -> ir.BooleanValue:
+    """Whether the digit strings YYYY, MM, DD (already known to be digits) are a real date.
+
+    Zero-padded digit strings compare like their numbers, so this is a handful of string
+    comparisons and no lookup table or cast. ``AND``/``OR`` are lazy: a typical day
+    (01-28) costs the first four comparisons; the year becomes a number only for 29
+    February. There is no year 0000.
+    """
+    y = year.try_cast("int64")
+    leap = ((y % 4) == 0) & (((y % 100) != 0) | ((y % 400) == 0))
+    return (
+        (month >= "01")
+        & (month <= "12")
+        & (day >= "01")
+        & (
+            (day <= "28")
+            | ((day <= "30") & (month != "02"))
+            | ((day == "31") & month.isin(_LONG_MONTHS))
+            | ((day == "29") & leap)
+        )
+        & (year != "0000")
+    )
+
+
+# --- generic rule kinds -------------------------------------------------------------
+
+
+def not_null_fails(col: ir.Value) -> ir.BooleanValue:
+    """Required item (必填项): fails where the value is NULL."""
+    return col.isnull()
+
+
+# Whitespace that makes a value "blank": ASCII whitespace, NBSP, ideographic space
+# (U+3000, 全角空格) and the BOM/zero-width no-break space that Excel exports leave.
+_BLANK_CODEPOINTS = (9, 10, 11, 12, 13, 32, 0xA0, 0x3000, 0xFEFF)
+_BLANK_CLASS = r"[\t\n\x0B\f\r \x{00A0}\x{3000}\x{FEFF}]"
+
+
+def not_blank_fails(col: ir.StringValue) -> ir.BooleanValue:
+    """Fails where the value is empty or only whitespace, full-width space included.
+
+    NULL is not blank (use the not-null rule). Most values start with a non-space
+    character; the code point of the first character rules them out before the regex.
+    """
+    first_is_space = col.ascii_str().isin(_BLANK_CODEPOINTS)
+    only_space = ibis.ifelse(first_is_space, _full_match(col, _BLANK_CLASS + "*"), False)
+    return col.notnull() & ((col.length() == 0) | only_space)
+
+
+def length_fails(
+    col: ir.StringValue, *, min_length: int | None = None, max_length: int | None = None
+) -> ir.BooleanValue:
+    """Fails where the length in characters (not bytes) is outside [min, max]."""
+    if min_length is None and max_length is None:
+        raise ValueError("length rule needs min_length and/or max_length")
+    n = col.length()
+    bad = _false()
+    if min_length is not None:
+        bad = bad | (n < min_length)
+    if max_length is not None:
+        bad = bad | (n > max_length)
+    return col.notnull() & bad
+
+
+def regex_fails(col: ir.StringValue, *, pattern: str) -> ir.BooleanValue:
+    """Fails where the whole value does not match ``pattern``.
+
+    The pattern is anchored here (``\\A(?:pattern)\\z``), so write it without ``^``/``$``.
+    It runs under RE2 on DuckDB and java.util.regex on Spark: keep to their common
+    subset (character classes, ``{m,n}``, ``|``, groups, ``\\x{hhhh}``; no look-around,
+    no back-references) and prefer ``[0-9]`` to ``\\d``.
+    """
+    # No check with Python's ``re`` here: its syntax differs (it rejects ``\x{3000}``).
+    return _failing(col, _full_match(col, pattern))
+
+
+def enum_fails(col: ir.Value, *, values: ValuesArg) -> ir.BooleanValue:
+    """Code table / enumeration (代码表): fails where the value is not one of ``values``.
+
+    ``values`` is a Python collection or a column of another Ibis table (e.g. a code
+    table published in the warehouse). Comparison is exact: no trimming, case-sensitive.
+    """
+    return col.notnull() & ~_membership(col, values)
+
+
+def range_fails(
+    col: ir.Value,
+    *,
+    min: float | int | None = None,
+    max: float | int | None = None,
+    inclusive: bool = True,
+) -> ir.BooleanValue:
+    """Numeric range: fails where the value is below ``min`` or above ``max``.
+
+    A string column is converted with ``try_cast`` to double; a value that is not a
+    number fails (it cannot be in range), NULL does not.
+    """
+    if min is None and max is None:
+        raise ValueError("range rule needs min and/or max")
+    x = col.try_cast("float64") if col.type().is_string() else col
+    ok = ibis.literal(True)
+    if x.type().is_floating():
+        ok = ~x.isnan()  # NaN is in no range (said explicitly: NaN ordering varies)
+    if min is not None:
+        ok = ok & ((x >= min) if inclusive else (x > min))
+    if max is not None:
+        ok = ok & ((x <= max) if inclusive else (x < max))
+    return _failing(col, ok)  # an unparsable string gives NULL: not in range
+
+
+def date_range_fails(
+    col: ir.Value,
+    *,
+    min: dt.date | None = None,
+    max: dt.date | None = None,
+    not_future: bool = False,
+    today: dt.date | None = None,
+    format: str | None = None,
+) -> ir.BooleanValue:
+    """Date range, optionally "not in the future": fails where the date is out of range.
+
+    ``today`` is the reference for ``not_future``; by default the current date in
+    Asia/Shanghai when the expression is built (tests pass a fixed one). Date and
+    timestamp columns compare by calendar date (a timestamp is cut to its date in the
+    engine's session time zone). A string column needs ``format`` (see
+    :func:`date_format_fails`); strings that are not real dates in that format are not
+    failures here, the date-format rule reports them.
+    """
+    if min is None and max is None and not not_future:
+        raise ValueError("date range rule needs min, max and/or not_future")
+    upper = max
+    if not_future:
+        now = _today(today)
+        upper = now if upper is None else builtins.min(upper, now)
+    if col.type().is_string():
+        if format is None:
+            raise ValueError("a string column needs format=, e.g. 'YYYY-MM-DD'")
+        parsed = _parse_date(col, format)
+        value: ir.Value = ibis.ifelse(parsed.real, parsed.ymd, ibis.null("int64"))
+        bound: Callable[[dt.date], Any] = _date_int
+    else:
+        value = col.date() if col.type().is_timestamp() else col
+        bound = _as_is
+    bad = _false()
+    if min is not None:
+        bad = bad | (value < bound(min))
+    if upper is not None:
+        bad = bad | (value > bound(upper))
+    return col.notnull() & bad.fill_null(False)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# --- date format --------------------------------------------------------------------
+
+_DATE_TOKENS = ("YYYY", "MM", "DD")
+
+
+@dataclass(frozen=True)
+class _ParsedDate:
+    shape: ir.BooleanValue  # right length, digits and separators
+    real: ir.BooleanValue  # shape and a real calendar date
+    ymd: ir.IntegerValue  # yyyymmdd, meaningful only where ``shape``
+
+
+@functools.lru_cache(maxsize=64)
+def _date_format(fmt: str) -> tuple[str, dict[str, int]]:
+    """``'YYYY-MM-DD'`` -> (regex of the whole value, {token: character offset})."""
+    pattern, offsets, i = [], {}, 0
+    while i < len(fmt):
+        token = next((t for t in _DATE_TOKENS if fmt.startswith(t, i)), None)
+        if token is None:
+            pattern.append(re.escape(fmt[i]))
+            i += 1
+            continue
+        if token in offsets:
+            raise ValueError(f"date format {fmt!r} has {token} twice")
+        offsets[token] = i
+        pattern.append(f"[0-9]{{{len(token)}}}")
+        i += len(token)
+    if len(offsets) != len(_DATE_TOKENS):
+        raise ValueError(f"date format {fmt!r} needs each of YYYY, MM and DD")
+    return "".join(pattern), offsets
+
+
+def _parse_date(col: ir.StringValue, fmt: str) -> _ParsedDate:
+    pattern, at = _date_format(fmt)
+    shape = (col.length() == len(fmt)) & _full_match(col, pattern)
+    year, month, day = col.substr(at["YYYY"], 4), col.substr(at["MM"], 2), col.substr(at["DD"], 2)
+    real = shape & _real_date_text(year, month, day)
+    ymd = year.try_cast("int64") * 10000 + month.try_cast("int64") * 100 + day.try_cast("int64")
+    return _ParsedDate(shape=shape, real=real, ymd=ymd)
+
+
+def date_format_fails(col: ir.StringValue, *, format: str = "YYYY-MM-DD") -> ir.BooleanValue:
+    """Fails where the string is not a real date written in ``format``.
+
+    ``format`` uses the tokens YYYY, MM, DD (each once, zero-padded) and literal
+    separators: ``YYYY-MM-DD``, ``YYYYMMDD``, ``YYYY/MM/DD``, ``YYYY年MM月DD日`` ...
+    ``19990230`` fails (reason ``date``), ``1999-2-3`` fails (reason ``format``).
+    """
+    return _failing(col, _parse_date(col, format).real)
+
+
+def date_format_reason(col: ir.StringValue, *, format: str = "YYYY-MM-DD") -> ir.StringValue:
+    """``format`` (shape wrong) or ``date`` (no such day), NULL when valid."""
+    parsed = _parse_date(col, format)
+    return ibis.cases(
+        (col.isnull(), _NULL_REASON),
+        (~parsed.shape, "format"),
+        (~parsed.real, "date"),
+        else_=_NULL_REASON,
+    )
+
+
+# --- regions (GB/T 2260) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    """One entry of python-stdnum's region table: a code and the years it was in use."""
+
+    code: str
+    province: str
+    name: str
+    valid_from: int | None  # first year in use, None: since before the table starts
+    valid_to: int | None  # last year in use, None: still in use
+
+
+_LOC_ENTRY = re.compile(r"^(?:\[(\d*)-(\d*)\])?(.*)$")
+
+
+@functools.lru_cache(maxsize=1)
+def _stdnum_regions() -> tuple[Region, ...]:
+    path = Path(stdnum.__file__).parent / "cn" / "loc.dat"
+    regions: list[Region] = []
+    province_code = province = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        code, _, props = line.strip().partition(" ")
+        value = props.partition('="')[2].rstrip('"')
+        if not line.startswith(" "):
+            province_code, province = code, value
+            continue
+        # A code can be reused: "[1983-2014]新市区,[2015-]竞秀区" is two entries.
+        for entry in value.split(","):
+            match = _LOC_ENTRY.match(entry)
+            assert match is not None
+            start, end, name = match.groups()
+            regions.append(
+                Region(
+                    code=province_code + code,
+                    province=province,
+                    name=name,
+                    valid_from=int(start) if start else None,
+                    valid_to=int(end) if end else None,
+                )
+            )
+    return tuple(regions)
+
+
+def stdnum_regions() -> list[Region]:
+    """The GB/T 2260 region table shipped with python-stdnum (``stdnum/cn/loc.dat``).
+
+    ``{r.code for r in stdnum_regions()}`` is the year-agnostic region set for
+    :func:`ric_fails`; :func:`region_year_keys` turns it into the year-aware set that
+    reproduces python-stdnum's own region check.
+    """
+    return list(_stdnum_regions())
+
+
+def region_year_keys(
+    regions: Iterable[Region], *, first_year: int = 1900, last_year: int | None = None
+) -> list[int]:
+    """``code * 10000 + year`` for every year each region code was in use.
+
+    python-stdnum accepts an ID number only if its region code was in use in the birth
+    year (a child born in 2015 cannot carry 崇文区 110103, abolished in 2010). Passing
+    these keys as ``region_years=`` to :func:`ric_fails` makes the same check with one
+    ``IN`` lookup (375,000 keys for the whole table, a 3 MB lookup table).
+    """
+    last = last_year if last_year is not None else _today(None).year
+    keys: set[int] = set()
+    for r in regions:
+        start = max(first_year, r.valid_from) if r.valid_from is not None else first_year
+        end = min(last, r.valid_to) if r.valid_to is not None else last
+        base = int(r.code) * 10000
+        keys.update(base + year for year in range(start, end + 1))
+    return sorted(keys)
+
+
+# --- resident ID number (GB 11643-1999) ----------------------------------------------------
+
+#: Weights of the 17 digits: 2**(18-i) mod 11.
+RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+#: Century of the birth year in 15-digit numbers (issued 1984-1999 to people born 19xx).
+LEGACY_RIC_CENTURY = 1900
+
+_RIC18 = r"[0-9]{17}[0-9Xx]"
+_RIC15 = r"[0-9]{15}"
+_RIC_CHECK = "0123456789X"  # value of the check character
+_MIN_BIRTH = dt.date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class _RicChecks:
+    """The checks of one ID-number column, each built once (fails and reason share)."""
+
+    is18: ir.BooleanValue
+    is15: ir.BooleanValue
+    charset: ir.BooleanValue  # 17 ASCII digits and a digit / X / x
+    lower_x: ir.BooleanValue
+    birth: ir.BooleanValue  # a real day between min_birth and today
+    region: ir.BooleanValue
+    checksum: ir.BooleanValue
+    digits15: ir.BooleanValue  # legacy form: 15 ASCII digits
+    birth15: ir.BooleanValue
+    region15: ir.BooleanValue
+
+
+def _ric_checks(
+    col: ir.StringValue,
+    *,
+    regions: ValuesArg | None,
+    region_years: ValuesArg | None,
+    today: dt.date | None,
+    min_birth: dt.date,
+) -> _RicChecks:
+    if regions is not None and region_years is not None:
+        raise ValueError("pass regions= or region_years=, not both")
+    n = col.length()
+    is18, is15 = n == 18, n == 15
+    # "yyyymmdd" text compares like the date: range check without a cast.
+    first, last = f"{_date_int(min_birth):08d}", f"{_date_int(_today(today)):08d}"
+
+    def birth_ok(text: ir.StringValue, year: ir.StringValue, month_day_at: int) -> ir.BooleanValue:
+        month, day = col.substr(month_day_at, 2), col.substr(month_day_at + 2, 2)
+        return (text >= first) & (text <= last) & _real_date_text(year, month, day)
+
+    legacy_year = str(LEGACY_RIC_CENTURY // 100) + col.substr(6, 2)
+
+    # S = sum(w_i * d_i), d_i = code point - 48: S + check value == 1 (mod 11), i.e. the
+    # check character is "10X98765432"[S % 11]. The -48s fold into one constant.
+    offset = (-48 * sum(RIC_WEIGHTS)) % 11
+    weighted = _total(_code_point(col, i) * w for i, w in enumerate(RIC_WEIGHTS))
+    checksum = ((weighted + _index_in(_RIC_CHECK, col, 17) + offset) % 11) == 1
+
+    if region_years is not None:
+        # Characters 1-10 are region code and birth year: the key, in one cast.
+        keys = _int_values(region_years)
+        region = _membership(_digits_at(col, 0, 10), keys)
+        key15 = _digits_at(col, 0, 6) * 10000 + LEGACY_RIC_CENTURY + _digits_at(col, 6, 2)
+        region15 = _membership(key15, keys)
+    elif regions is None:
+        region = region15 = ibis.literal(True)
+    else:
+        region = region15 = _region_in(col, regions)
+    return _RicChecks(
+        is18=is18,
+        is15=is15,
+        charset=_full_match(col, _RIC18),
+        lower_x=col.substr(17, 1) == "x",
+        birth=birth_ok(col.substr(6, 8), col.substr(6, 4), 10),
+        region=region,
+        checksum=checksum,
+        digits15=_full_match(col, _RIC15),
+        birth15=birth_ok(legacy_year + col.substr(8, 4), legacy_year, 8),
+        region15=region15,
+    )
+
+
+def _region_in(col: ir.StringValue, regions: ValuesArg) -> ir.BooleanValue:
+    """First six characters in ``regions`` (codes as strings, or an integer column)."""
+    if isinstance(regions, ir.Column) and regions.type().is_integer():
+        return _membership(_digits_at(col, 0, 6), regions)
+    if not isinstance(regions, ir.Column):
+        regions = [str(r) for r in regions]
+    return _membership(col.substr(0, 6), regions)
+
+
+def _int_values(values: ValuesArg) -> ValuesArg:
+    return values if isinstance(values, ir.Column) else [int(v) for v in values]
+
+
+def ric_fails(
+    col: ir.StringValue,
+    *,
+    regions: ValuesArg | None,
+    region_years: ValuesArg | None = None,
+    today: dt.date | None = None,
+    min_birth: dt.date = _MIN_BIRTH,
+    allow_legacy15: bool = False,
+) -> ir.BooleanValue:
+    """Resident ID number (居民身份证号码, GB 11643-1999): fails where the value is invalid.
+
+    Valid: 18 characters; the first 17 ASCII digits; the region code (characters 1-6)
+    in ``regions``; the birth date (characters 7-14) a real day, not before ``min_birth``
+    (1900-01-01) and not after ``today`` (default: today in Asia/Shanghai); the check
+    character ``"10X98765432"[sum(d_i * RIC_WEIGHTS_i) % 11]``, with an uppercase X.
+
+    ``regions``: the allowed 6-digit region codes (a collection, or a string or integer
+    column of the platform's region table); ``None`` skips the region check (a required
+    argument so that skipping is explicit). Or pass ``region_years=``
+    (:func:`region_year_keys`: code and year as ``code * 10000 + year``) to require that
+    the code was in use in the birth year, as python-stdnum does.
+
+    A 15-digit legacy number (6 region + YYMMDD + 3 sequence, no check character) fails
+    with its own reason ``legacy15`` unless ``allow_legacy15``: then it is valid when all
+    15 characters are digits, the region is allowed and 19YYMMDD is a valid birth date.
+
+    Differences from ``stdnum.cn.ric.is_valid`` (the test oracle), all deliberate:
+
+    * no clean-up: stdnum first maps full-width digits and dashes to ASCII, strips
+      spaces and uppercases x. Here a full-width digit or a space fails (``charset`` /
+      ``length``) and a lowercase x fails with ``lowercase_x`` (GB 11643 writes X);
+      normalise at ingest (:func:`to_halfwidth`) where an item allows it.
+    * stdnum checks neither "not before 1900" nor "not in the future".
+    * stdnum's region check is always year-aware; here only with ``region_years``.
+    * stdnum 2.2 raises ``KeyError`` (not a validation error) for an unknown county
+      under a known province (e.g. 119999); here that is simply ``region``.
+    """
+    c = _ric_checks(
+        col, regions=regions, region_years=region_years, today=today, min_birth=min_birth
+    )
+    ok = c.is18 & c.charset & ~c.lower_x & c.birth & c.region & c.checksum
+    if allow_legacy15:
+        ok = ibis.ifelse(c.is15, c.digits15 & c.birth15 & c.region15, ok)
+    return _failing(col, ok)
+
+
+def ric_reason(
+    col: ir.StringValue,
+    *,
+    regions: ValuesArg | None,
+    region_years: ValuesArg | None = None,
+    today: dt.date | None = None,
+    min_birth: dt.date = _MIN_BIRTH,
+    allow_legacy15: bool = False,
+) -> ir.StringValue:
+    """Why :func:`ric_fails` fails, first match in this order, NULL when valid:
+
+    ``legacy15`` (15 digits, when not allowed), ``length``, ``charset`` (any character
+    other than ASCII digits and a final X/x, e.g. full-width digits), ``lowercase_x``,
+    ``birthdate``, ``region``, ``checksum``. The birth date comes before the region
+    because the year-aware region check needs a sane birth year.
+    """
+    c = _ric_checks(
+        col, regions=regions, region_years=region_years, today=today, min_birth=min_birth
+    )
+    if allow_legacy15:
+        legacy: tuple[tuple[ir.BooleanValue, Any], ...] = (
+            (c.is15 & ~c.digits15, "charset"),
+            (c.is15 & ~c.birth15, "birthdate"),
+            (c.is15 & ~c.region15, "region"),
+            (c.is15, _NULL_REASON),
+        )
+    else:
+        legacy = ((c.is15 & c.digits15, "legacy15"),)
+    return ibis.cases(
+        (col.isnull(), _NULL_REASON),
+        *legacy,
+        (~c.is18, "length"),
+        (~c.charset, "charset"),
+        (c.lower_x, "lowercase_x"),
+        (~c.birth, "birthdate"),
+        (~c.region, "region"),
+        (~c.checksum, "checksum"),
+        else_=_NULL_REASON,
+    )
+
+
+def _ric_birth_text(col: ir.StringValue) -> ir.StringValue:
+    """``yyyymmdd`` of a well-formed ID number (15 digits: 19YYMMDD), else NULL."""
+    n = col.length()
+    # Year 0000 is a date to DuckDB but not to Spark or Python: not a birth date.
+    full = (n == 18) & _full_match(col, _RIC18) & (col.substr(6, 4) != "0000")
+    return ibis.cases(
+        (full, col.substr(6, 8)),
+        ((n == 15) & _full_match(col, _RIC15), "19" + col.substr(6, 6)),
+        else_=ibis.null("string"),
+    )
+
+
+def ric_birth_date(col: ir.StringValue) -> ir.DateValue:
+    """Birth date inside an ID number (18 digits, or 15 as 19YYMMDD); NULL if none.
+
+    Only the format and the date itself are checked, not region or check character:
+    combine with :func:`ric_fails` where that matters.
+    """
+    text = _ric_birth_text(col)
+    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
+    # try_cast: NULL for 19990230 on both engines (make_date would raise on Spark ANSI).
+    return iso.try_cast("date")
+
+
+def ric_sex(col: ir.StringValue) -> ir.IntegerValue:
+    """Sex code per GB/T 2261.1 from the sequence number: 1 male (odd), 2 female (even).
+
+    The parity digit is the 17th character (the 15th of a legacy number); NULL unless the
+    value has the digits of an ID number (17 and a check character, or 15).
+    """
+    n = col.length()
+    return ibis.cases(
+        ((n == 18) & _full_match(col, _RIC18), 2 - _code_point(col, 16) % 2),
+        ((n == 15) & _full_match(col, _RIC15), 2 - _code_point(col, 14) % 2),
+        else_=ibis.null("int64"),
+    )
+
+
+def ric_birth_date_mismatch(
+    id_col: ir.StringValue,
+    birth_col: ir.Value,
+    *,
+    format: str = "YYYY-MM-DD",
+) -> ir.BooleanValue:
+    """Cross-field rule: the birth-date item differs from the date inside the ID number.
+
+    ``birth_col`` is a date, a timestamp (its date) or a string in ``format``. Fails
+    only where both dates are known; a NULL or malformed side is left to other rules.
+    """
+    if birth_col.type().is_string():
+        parsed = _parse_date(birth_col, format)
+        other = ibis.ifelse(parsed.shape, parsed.ymd, ibis.null("int64"))
+    else:
+        day = birth_col.date() if birth_col.type().is_timestamp() else birth_col
+        other = day.year() * 10000 + day.month() * 100 + day.day()
+    return (_ric_birth_text(id_col).try_cast("int64") != other).fill_null(False)
+
+
+def ric_sex_mismatch(
+    id_col: ir.StringValue,
+    sex_col: ir.Value,
+    *,
+    male: Any = 1,
+    female: Any = 2,
+) -> ir.BooleanValue:
+    """Cross-field rule: the sex item does not match the ID number's sequence parity.
+
+    ``male``/``female`` are the item's codes (GB/T 2261.1: 1 and 2; ``'1'``/``'2'`` or
+    ``'男'``/``'女'`` for string items). Any other non-NULL value, e.g. 0 未知的性别 or 9
+    未说明的性别, is a mismatch too: the ID number states the sex.
+    """
+    if sex_col.type().is_string():
+        male, female = str(male), str(female)
+    expected = ric_sex(id_col).cases((1, male), (2, female), else_=ibis.null(sex_col.type()))
+    return (sex_col != expected).fill_null(False)
+
+
+# --- unified social credit code (GB 32100-2015) ----------------------------------------------
+
+#: The 31 characters of GB 32100 (no I O S V Z), in value order 0..30.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+#: Weights of characters 1..17: 3**(i-1) mod 31.
+USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_USCC_CHAR = "[0-9A-HJ-NP-RTUW-Y]"
+# GB 11714 organisation code (characters 9-17): 8 body characters of value 0-35
+# (A = 10), weights below, check character 11 - S % 11 written 0-9 or X (10), 11 -> 0.
+_ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_CHECK = "0123456789X"
+
+
+@dataclass(frozen=True)
+class _UsccChecks:
+    is18: ir.BooleanValue
+    structure: ir.BooleanValue  # every position holds a character allowed there
+    alphabet: ir.BooleanValue  # all 18 characters from the alphabet (any position)
+    authority: ir.BooleanValue  # characters 1-2 acceptable (given ``alphabet``)
+    region_digits: ir.BooleanValue  # characters 3-8 are digits
+    region_known: ir.BooleanValue  # ... and one of ``regions``
+    org_code: ir.BooleanValue
+    checksum: ir.BooleanValue
+
+
+def _uscc_checks(
+    col: ir.StringValue,
+    *,
+    letter_authority: bool,
+    regions: ValuesArg | None,
+    check_org_code: bool,
+) -> _UsccChecks:
+    head = _USCC_CHAR * 2 if letter_authority else "[0-9]{2}"
+    # Sum over all 18 characters, the check character weighing 1, is 0 mod 31 (the check
+    # is alphabet[(31 - S % 31) % 31]); a character's value is its index in the alphabet.
+    # Where ``structure`` guarantees a digit, its code point - 48 is the value (cheaper
+    # than a search); the -48s fold into one constant.
+    weights = (*USCC_WEIGHTS, 1)
+    first = 2 if letter_authority else 0
+    digit_weights = sum(weights[first:8])
+    terms = [
+        _code_point(col, i) * w if first <= i < 8 else _index_in(USCC_ALPHABET, col, i) * w
+        for i, w in enumerate(weights)
+    ]
+    checksum = ((_total(terms) - 48 * digit_weights) % 31) == 0
+    region_known = ibis.literal(True)
+    if regions is not None:
+        if not isinstance(regions, ir.Column):
+            regions = [str(r) for r in regions]
+        region_known = _membership(col.substr(2, 6), regions)
+    return _UsccChecks(
+        is18=col.length() == 18,
+        structure=_full_match(col, f"{head}[0-9]{{6}}{_USCC_CHAR}{{10}}"),
+        alphabet=_full_match(col, _USCC_CHAR + "{18}"),
+        authority=ibis.literal(True) if letter_authority else _full_match(col.substr(0, 2), head),
+        region_digits=_full_match(col.substr(2, 6), "[0-9]{6}"),
+        region_known=region_known,
+        org_code=_org_code_ok(col) if check_org_code else ibis.literal(True),
+        checksum=checksum,
+    )
+
+
+def _org_code_ok(col: ir.StringValue) -> ir.BooleanValue:
+    """GB 11714 check of the organisation code at characters 9-17."""
+    weighted = _total(_index_in(_ORG_ALPHABET, col, 8 + i) * w for i, w in enumerate(_ORG_WEIGHTS))
+    check = _index_in(_ORG_CHECK, col, 16)  # -1 for a letter other than X
+    return (check >= 0) & (((weighted + check) % 11) == 0)
+
+
+def uscc_fails(
+    col: ir.StringValue,
+    *,
+    letter_authority: bool = False,
+    regions: ValuesArg | None = None,
+    check_org_code: bool = False,
+) -> ir.BooleanValue:
+    """Unified social credit code (统一社会信用代码, GB 32100-2015): fails where invalid.
+
+    Valid, as ``stdnum.cn.uscc``: 18 characters of :data:`USCC_ALPHABET` (no I, O, S, V,
+    Z), the first 8 ASCII digits, and the check character
+    ``USCC_ALPHABET[(31 - sum(v_i * 3**(i-1)) % 31) % 31]``.
+
+    Options beyond python-stdnum (all off by default so verdicts match it):
+
+    * ``letter_authority``: accept letters as characters 1-2 (registration authority and
+      entity type). GB 32100 itself has authority ``Y`` (其他), and later registrations
+      use e.g. ``N`` (农村集体经济组织); python-stdnum rejects those.
+    * ``regions``: characters 3-8 must be one of these codes (include ``100000`` for
+      codes issued by national authorities; stdnum does not check the region).
+    * ``check_org_code``: characters 9-17 must be a GB 11714 organisation code with a
+      correct check character (stdnum does not check it, and codes issued without a
+      prior organisation code, e.g. to some 个体工商户, need not satisfy it).
+
+    Deliberate difference: stdnum first uppercases, maps full-width digits to ASCII and
+    strips spaces and dashes; here a lowercase letter fails with reason ``lowercase``,
+    anything else with ``length`` or ``charset`` (normalise at ingest if wanted).
+    """
+    c = _uscc_checks(
+        col, letter_authority=letter_authority, regions=regions, check_org_code=check_org_code
+    )
+    return _failing(col, c.is18 & c.structure & c.region_known & c.org_code & c.checksum)
+
+
+def uscc_reason(
+    col: ir.StringValue,
+    *,
+    letter_authority: bool = False,
+    regions: ValuesArg | None = None,
+    check_org_code: bool = False,
+) -> ir.StringValue:
+    """Why :func:`uscc_fails` fails, first match in this order, NULL when valid:
+
+    ``length``, ``lowercase`` (uppercasing would fix it), ``charset`` (I O S V Z,
+    full-width or other characters), ``authority`` (a letter in characters 1-2),
+    ``region`` (characters 3-8), ``org_code``, ``checksum``.
+    """
+    c = _uscc_checks(
+        col, letter_authority=letter_authority, regions=regions, check_org_code=check_org_code
+    )
+    return ibis.cases(
+        (col.isnull(), _NULL_REASON),
+        (~c.is18, "length"),
+        (~c.alphabet & _full_match(col.upper(), _USCC_CHAR + "{18}"), "lowercase"),
+        (~c.alphabet, "charset"),
+        (~c.authority, "authority"),
+        (~(c.region_digits & c.region_known), "region"),
+        (~c.org_code, "org_code"),
+        (~c.checksum, "checksum"),
+        else_=_NULL_REASON,
+    )
+
+
+# --- phone numbers, e-mail, names -----------------------------------------------------
+
+_MOBILE = r"1[3-9][0-9]{9}"
+_MOBILE_PREFIXED = r"(?:(?:\+|00)?86[ -]?)?1[3-9][0-9]{9}"
+
+
+def mobile_fails(col: ir.StringValue, *, allow_country_code: bool = False) -> ir.BooleanValue:
+    """Mainland mobile number: 11 digits ``1[3-9]xxxxxxxxx``.
+
+    ``allow_country_code`` also accepts a leading ``+86``, ``0086`` or ``86``, optionally
+    followed by a space or dash. Without it only the bare 11 digits pass, and the
+    length test rules out most bad values before the regex.
+    """
+    if allow_country_code:
+        return _failing(col, _full_match(col, _MOBILE_PREFIXED))
+    ok = (col.length() == 11) & col.startswith("1") & _full_match(col, _MOBILE)
+    return _failing(col, ok)
+
+
+# Area code 0 + 2-3 digits (010, 0571), optional dash or parentheses, a 7-8 digit local
+# number not starting with 0 or 1, and an optional extension (-123, 转123, #123, ext123).
+_LANDLINE = (
+    r"(?:0[1-9][0-9]{1,2}-?|\(0[1-9][0-9]{1,2}\))[2-9][0-9]{6,7}"
+    r"(?:(?:-|转|#|ext\.?)[0-9]{1,6})?"
+)
+
+
+def landline_fails(col: ir.StringValue) -> ir.BooleanValue:
+    """Fixed-line number with area code: ``0571-87654321``, ``01087654321``,
+    ``(0571)8765432``, with an optional extension ``-123`` / ``转123``."""
+    n = col.length()
+    ok = (n >= 10) & (n <= 24) & _full_match(col, _LANDLINE)
+    return _failing(col, ok)
+
+
+_EMAIL = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def email_fails(col: ir.StringValue) -> ir.BooleanValue:
+    """Pragmatic e-mail check: ASCII dot-atom local part, dotted domain, letter TLD,
+    at most 254 characters. Internationalised addresses (中文域名) fail."""
+    n = col.length()
+    ok = (n >= 6) & (n <= 254) & col.contains("@") & _full_match(col, _EMAIL)
+    return _failing(col, ok)
+
+
+# CJK unified ideographs (basic, extension A, compatibility, extensions B-H) and the
+# middle dot U+00B7 between parts of transliterated names (阿卜杜拉·买买提).
+_HAN = r"[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{323AF}]"
+_CHINESE_NAME = _HAN + r"+(?:\x{00B7}" + _HAN + r"+)*"
+
+
+def chinese_name_fails(
+    col: ir.StringValue, *, min_length: int = 2, max_length: int = 30
+) -> ir.BooleanValue:
+    """Sanity check of a person's name in Chinese: only Han characters, parts joined by
+    a middle dot ``·`` (U+00B7), ``min_length``..``max_length`` characters. Latin
+    letters, digits, spaces and look-alike dots (``.``, ``•``, ``・``) fail."""
+    n = col.length()
+    ok = (n >= min_length) & (n <= max_length) & _full_match(col, _CHINESE_NAME)
+    return _failing(col, ok)
+
+
+# --- normalisation ----------------------------------------------------------------------
+
+# Full-width forms U+FF01..U+FF5E are ASCII 0x21..0x7E shifted by 0xFEE0.
+_FULLWIDTH_SHIFT = 0xFEE0
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_PUNCT = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum())
+
+
+def to_halfwidth(col: ir.StringValue, *, punctuation: bool = False) -> ir.StringValue:
+    """Map full-width digits and Latin letters (０-９ Ａ-Ｚ ａ-ｚ) and the ideographic space
+    (U+3000) to their ASCII forms, for ingest per item settings.
+
+    ``punctuation`` also maps the full-width ASCII punctuation (，．：－（） ...), which is
+    wrong for free Chinese text and right for codes and numbers. One ``translate`` call:
+    a single pass on both DuckDB and Spark.
+    """
+    ascii_chars = _ALNUM + (_PUNCT if punctuation else "")
+    source = "".join(chr(ord(c) + _FULLWIDTH_SHIFT) for c in ascii_chars) + "\u3000"
+    return col.translate(source, ascii_chars + " ")
+
+
+# --- registry ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """A row-level rule kind as the quality engine sees it."""
+
+    name: str
+    label: str  # shown in the rule editor
+    fails: Callable[..., ir.BooleanValue]
+    reason: Callable[..., ir.StringValue] | None = None  # None: always ``code``
+    code: str = ""  # reason code when ``reason`` is None
+
+    def reason_of(self, col: ir.Value, **params: Any) -> ir.StringValue:
+        """The reason expression of this kind, also for single-reason kinds."""
+        if self.reason is not None:
+            return self.reason(col, **params)
+        return ibis.ifelse(self.fails(col, **params), self.code, ibis.null("string"))
+
+
+def _kind(
+    name: str,
+    label: str,
+    fails: Callable[..., ir.BooleanValue],
+    reason: Callable[..., ir.StringValue] | None = None,
+    code: str | None = None,
+) -> RuleKind:
+    return RuleKind(name=name, label=label, fails=fails, reason=reason, code=code or name)
+
+
+#: Built-in row-level rule kinds, by name (registered with the engine's rule registry).
+RULE_KINDS: dict[str, RuleKind] = {
+    k.name: k
+    for k in (
+        _kind("not_null", "非空", not_null_fails, code="null"),
+        _kind("not_blank", "非空白", not_blank_fails, code="blank"),
+        _kind("length", "长度范围", length_fails),
+        _kind("regex", "正则表达式", regex_fails, code="pattern"),
+        _kind("enum", "代码表/枚举值", enum_fails),
+        _kind("range", "数值范围", range_fails),
+        _kind("date_range", "日期范围", date_range_fails),
+        _kind("date_format", "日期格式", date_format_fails, date_format_reason),
+        _kind("ric", "居民身份证号码", ric_fails, ric_reason),
+        _kind("uscc", "统一社会信用代码", uscc_fails, uscc_reason),
+        _kind("mobile", "手机号码", mobile_fails),
+        _kind("landline", "固定电话号码", landline_fails),
+        _kind("email", "电子邮箱", email_fails),
+        _kind("chinese_name", "中文姓名", chinese_name_fails),
+    )
+}

@@ -1,0 +1,932 @@
+"""The share gateway ``/gw/<interface code>``: the one door for approved use.
+
+Hot path (a pure ASGI handler, no dependency graph): API key → SHA-256 → in-process
+snapshot (keys, interfaces, active grants) → grant check (resource, system, validity)
+→ token bucket (rate) and daily quota in memory → the interface kind (parameter
+validation, warehouse lookup, items/rows/masking) → orjson → a call record appended
+to an in-memory buffer. Nothing on the hot path touches the control-plane database.
+
+Cache coherence ("revocation takes effect on the next call"): every committed change
+to a grant, interface or API key in this process bumps a process-local generation
+(SQLAlchemy ``after_flush``/``after_commit`` hooks) *after* the commit, so the next call
+rebuilds the snapshot from committed state. The same transaction bumps the row
+``share_gateway_state.generation``; other worker processes poll it every
+``GONGSHU_SHARING_CACHE_POLL_S`` (1 s) in the flusher, so there a revocation takes
+effect within that interval. Expiry (key ``expires_at``, grant ``valid_until``) is
+checked on every call against the clock.
+
+Call log: records are buffered and written by a background task every
+``flush_interval_s`` in one transaction (bulk insert into ``share_call``, additive
+upserts into the daily rollups, one audit-chain entry sealing the batch with a SHA-256
+over its records). A failed write keeps the batch for the next attempt; shutdown drains
+the buffer, so the call-log count equals the calls served, also across a restart.
+
+Warehouse lookups of concurrent calls are coalesced: while a query runs in a lookup
+thread, new keys wait and go together in the next ``IN (...)`` query (group commit
+style): no added delay when idle, far fewer DuckDB plans under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from gongshu.audit import service as audit
+from gongshu.audit.service import AuditEntry
+from gongshu.auth.models import ApiKey
+from gongshu.catalog import service as catalog
+from gongshu.sharing import maskers, warehouse_access
+from gongshu.sharing.models import (
+    LATENCY_BOUNDS_MS,
+    Call,
+    CallDaily,
+    CallErrorDaily,
+    GatewayState,
+    Grant,
+    Interface,
+)
+from gongshu.sharing.service import LOCAL_TZ, sharing_settings
+from gongshu.warehouse import table_name_for
+
+log = logging.getLogger("gongshu.sharing.gateway")
+PREFIX = "/gw/"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class GatewayError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+# ---- cache generation --------------------------------------------------------------
+
+_generation = 0
+_TRACKED = (Grant, Interface, ApiKey)
+_KEY_FIELDS = ("revoked_at", "expires_at", "org_id", "system_id", "role", "key_hash")
+
+
+def generation() -> int:
+    return _generation
+
+
+def touch() -> None:
+    """Invalidate this process's gateway snapshot (the next call rebuilds it)."""
+    global _generation
+    _generation += 1
+
+
+def _relevant(session: Session) -> bool:
+    from sqlalchemy import inspect
+
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, _TRACKED):
+            return True
+    for obj in session.dirty:
+        if isinstance(obj, Grant | Interface):
+            return True
+        if isinstance(obj, ApiKey):
+            state = inspect(obj)
+            if any(state.attrs[f].history.has_changes() for f in _KEY_FIELDS):
+                return True
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx: Any) -> None:
+    if session.info.get("gw_bumped") or not _relevant(session):
+        return
+    session.info["gw_bumped"] = True
+    # Same transaction as the change: other processes see both or neither.
+    session.execute(
+        update(GatewayState)
+        .where(GatewayState.id == 1)
+        .values(generation=GatewayState.generation + 1)
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("gw_bumped", False):
+        touch()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("gw_bumped", None)
+
+
+# ---- snapshot ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    org_id: int
+    system_id: int | None
+    expires_at: datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    column: str
+    data_element: str | None
+
+
+@dataclass
+class IfaceInfo:
+    id: int
+    code: str
+    name: str
+    kind: str
+    resource_id: int
+    owner_org_id: int
+    table: str
+    key_columns: tuple[str, ...]
+    columns: tuple[str, ...]
+    items: dict[str, ItemInfo]
+    batch_max: int
+    page_size: int
+    cursor_column: str | None
+    online: bool
+
+
+@dataclass
+class GrantInfo:
+    id: int
+    consumer_org_id: int
+    system_id: int | None
+    resource_id: int
+    items: tuple[str, ...]
+    masking: dict[str, str]
+    filter_column: str | None
+    filter_values: pa.Array | None
+    valid_from: date
+    valid_until: date
+    daily_quota: int
+    rate_limit: float
+
+    def keep_rows(self, table: pa.Table) -> pa.Table:
+        if self.filter_column is None or table.num_rows == 0:
+            return table
+        mask = pc.is_in(table.column(self.filter_column), value_set=self.filter_values)
+        return table.filter(mask)
+
+    def shape(self, table: pa.Table, columns: list[str]) -> pa.Table:
+        """Rows the grant allows, only ``columns``, masked: what leaves the gateway."""
+        return maskers.apply(self.keep_rows(table).select(columns), self.masking)
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    keys: dict[str, KeyInfo]
+    interfaces: dict[str, IfaceInfo]
+    grants: dict[tuple[int, int], list[GrantInfo]]
+    quota_used: dict[int, int]
+    day: date
+
+
+def _load_snapshot(
+    session: Session, gen: int, day: date, on_table: Callable[[IfaceInfo], None]
+) -> Snapshot:
+    keys = {
+        k.key_hash: KeyInfo(k.id, k.org_id, k.system_id, k.expires_at, k.revoked_at is not None)
+        for k in session.scalars(select(ApiKey))
+    }
+    interfaces: dict[str, IfaceInfo] = {}
+    for iface in session.scalars(select(Interface)):
+        spec = catalog.resource_spec(session, iface.resource_id)
+        info = IfaceInfo(
+            id=iface.id,
+            code=iface.code,
+            name=iface.name,
+            kind=iface.kind,
+            resource_id=iface.resource_id,
+            owner_org_id=iface.owner_org_id,
+            table=table_name_for(spec.code),
+            key_columns=tuple(iface.key_columns),
+            columns=tuple(spec.columns),
+            items={i.column: ItemInfo(i.column, i.data_element) for i in spec.items},
+            batch_max=iface.batch_max,
+            page_size=iface.page_size,
+            cursor_column=iface.cursor_column,
+            online=iface.status == "online" and spec.status == "published",
+        )
+        interfaces[iface.code] = info
+        on_table(info)
+    grants: dict[tuple[int, int], list[GrantInfo]] = defaultdict(list)
+    for g in session.scalars(select(Grant).where(Grant.status == "active")):
+        rf = g.row_filter or {}
+        grants[(g.consumer_org_id, g.resource_id)].append(
+            GrantInfo(
+                id=g.id,
+                consumer_org_id=g.consumer_org_id,
+                system_id=g.system_id,
+                resource_id=g.resource_id,
+                items=tuple(g.items),
+                masking=dict(g.masking or {}),
+                filter_column=rf.get("column"),
+                filter_values=pa.array(rf["values"], pa.string()) if rf else None,
+                valid_from=g.valid_from,
+                valid_until=g.valid_until,
+                daily_quota=g.daily_quota,
+                rate_limit=g.rate_limit,
+            )
+        )
+    used = dict(
+        session.execute(
+            select(CallDaily.grant_id, func.sum(CallDaily.ok))
+            .where(CallDaily.day == day, CallDaily.grant_id > 0)
+            .group_by(CallDaily.grant_id)
+        ).all()
+    )
+    return Snapshot(gen, keys, interfaces, dict(grants), {k: int(v) for k, v in used.items()}, day)
+
+
+# ---- lookups -----------------------------------------------------------------------
+
+
+class KeyLookup:
+    """Coalesces concurrent key lookups on one table into ``IN (...)`` queries."""
+
+    MAX_KEYS = 2000
+
+    def __init__(self, runtime: Runtime, table: str, key: str, columns: tuple[str, ...]) -> None:
+        self.runtime = runtime
+        self.table = table
+        self.key = key
+        self.columns = columns
+        self.waiting: list[tuple[list[str], asyncio.Future[pa.Table]]] = []
+        self.inflight = 0
+
+    async def get(self, keys: list[str]) -> pa.Table:
+        fut: asyncio.Future[pa.Table] = asyncio.get_running_loop().create_future()
+        self.waiting.append((keys, fut))
+        if self.inflight < self.runtime.lookup_threads:
+            self._launch()
+        return await fut
+
+    def _launch(self) -> None:
+        batch: list[tuple[list[str], asyncio.Future[pa.Table]]] = []
+        n = 0
+        while self.waiting and (not batch or n + len(self.waiting[0][0]) <= self.MAX_KEYS):
+            keys, fut = self.waiting.pop(0)
+            batch.append((keys, fut))
+            n += len(keys)
+        if not batch:
+            return
+        wanted = list(dict.fromkeys(k for keys, _ in batch for k in keys))
+        self.inflight += 1
+        task = asyncio.get_running_loop().run_in_executor(
+            self.runtime.executor, self.runtime.query, self.table, self.columns, self.key, wanted
+        )
+        task.add_done_callback(lambda f: self._done(f, batch))
+
+    def _done(
+        self, f: asyncio.Future[pa.Table], batch: list[tuple[list[str], asyncio.Future[pa.Table]]]
+    ) -> None:
+        self.inflight -= 1
+        try:
+            if f.exception() is not None:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(f.exception())  # type: ignore[arg-type]
+                return
+            table = f.result()
+            if len(batch) == 1:
+                batch[0][1].done() or batch[0][1].set_result(table)
+                return
+            rows: dict[str, list[int]] = defaultdict(list)
+            for i, k in enumerate(table.column(self.key).to_pylist()):
+                rows[k].append(i)
+            for keys, fut in batch:
+                idx = [i for k in keys for i in rows.get(k, ())]
+                if not fut.done():
+                    fut.set_result(table.take(pa.array(idx, pa.int64())))
+        finally:
+            if self.waiting and self.inflight < self.runtime.lookup_threads:
+                self._launch()
+
+
+# ---- rate limits, quotas -----------------------------------------------------------
+
+
+class Limits:
+    """Token bucket per grant (burst = one second of rate) and the daily quota."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[float]] = {}
+        self.used: dict[int, int] = {}
+        self.day: date | None = None
+
+    def reset(self, day: date, used: dict[int, int]) -> None:
+        if self.day != day:
+            self.used = dict(used)
+            self.day = day
+        else:
+            for gid, n in used.items():
+                self.used[gid] = max(self.used.get(gid, 0), n)
+
+    def admit(self, grant: GrantInfo, now: float, day: date) -> None:
+        if day != self.day:
+            self.day, self.used = day, {}
+        bucket = self.buckets.get(grant.id)
+        cap = max(grant.rate_limit, 1.0)
+        if bucket is None:
+            bucket = self.buckets[grant.id] = [cap, now]
+        tokens = min(cap, bucket[0] + (now - bucket[1]) * grant.rate_limit)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            raise GatewayError(429, "rate_limited", "调用过于频繁，已超过授权的速率限制")
+        used = self.used.get(grant.id, 0)
+        if used >= grant.daily_quota:
+            bucket[0] = tokens
+            raise GatewayError(429, "quota_exceeded", "今日调用次数已达授权配额")
+        bucket[0] = tokens - 1.0
+        self.used[grant.id] = used + 1  # reserved; released if the call fails
+
+    def release(self, grant: GrantInfo) -> None:
+        self.used[grant.id] = max(0, self.used.get(grant.id, 0) - 1)
+
+
+# ---- call log ----------------------------------------------------------------------
+
+# (ts_epoch, key_id, consumer_org_id, grant_id, interface_id, owner_org_id, digest,
+#  status, rows, bytes, latency_ms, error_code)
+CallRecord = tuple[
+    float,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    str,
+    int,
+    int,
+    int,
+    float,
+    str | None,
+]
+
+
+def _bucket(ms: float) -> int:
+    for i, bound in enumerate(LATENCY_BOUNDS_MS):
+        if ms < bound:
+            return i
+    return len(LATENCY_BOUNDS_MS)
+
+
+def local_day(ts: float) -> date:
+    return datetime.fromtimestamp(ts, LOCAL_TZ).date()
+
+
+def write_calls(session: Session, batch: list[CallRecord]) -> None:
+    """One transaction: call rows, daily rollups, and one audit entry sealing the batch."""
+    rows = []
+    daily: dict[tuple[date, int, int, int], dict[str, Any]] = {}
+    errors: dict[tuple[date, int, int, str], list[int]] = {}
+    digest = hashlib.sha256()
+    for ts, key_id, org, gid, iid, owner, pdig, status, nrows, nbytes, ms, err in batch:
+        day = local_day(ts)
+        rows.append(
+            {
+                "ts": datetime.fromtimestamp(ts, UTC),
+                "day": day,
+                "key_id": key_id,
+                "consumer_org_id": org,
+                "grant_id": gid,
+                "interface_id": iid,
+                "owner_org_id": owner,
+                "params_digest": pdig,
+                "status": status,
+                "rows": nrows,
+                "bytes": nbytes,
+                "latency_ms": ms,
+                "error_code": err,
+            }
+        )
+        digest.update(f"{ts:.6f}|{key_id}|{iid}|{pdig}|{status}|{nrows}|{nbytes}\n".encode())
+        k = (day, iid or 0, org or 0, gid or 0)
+        d = daily.get(k)
+        if d is None:
+            d = daily[k] = {
+                "owner_org_id": owner or 0,
+                "calls": 0,
+                "ok": 0,
+                "client_errors": 0,
+                "server_errors": 0,
+                "rows": 0,
+                "bytes": 0,
+                "latency_sum_ms": 0.0,
+            } | {f"lat{i}": 0 for i in range(len(LATENCY_BOUNDS_MS) + 1)}
+        d["calls"] += 1
+        d["ok" if status < 400 else "client_errors" if status < 500 else "server_errors"] += 1
+        d["rows"] += nrows
+        d["bytes"] += nbytes
+        d["latency_sum_ms"] += ms
+        d[f"lat{_bucket(ms)}"] += 1
+        if err:
+            errors.setdefault((day, iid or 0, org or 0, err), [owner or 0, 0])[1] += 1
+    session.execute(insert(Call), rows)
+    upsert_daily(session, daily)
+    upsert_errors(session, errors)
+    audit.record_many(
+        session,
+        [
+            AuditEntry(
+                actor_type="system",
+                actor_id=None,
+                actor_name="gateway",
+                action="sharing.gateway.calls",
+                object_type="share_call",
+                object_id=f"{len(batch)}",
+                detail={
+                    "calls": len(batch),
+                    "first_ts": batch[0][0],
+                    "last_ts": batch[-1][0],
+                    "sha256": digest.hexdigest(),
+                },
+            )
+        ],
+    )
+
+
+def _dialect_insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def upsert_daily(session: Session, daily: dict[tuple[date, int, int, int], dict[str, Any]]) -> None:
+    if not daily:
+        return
+    ins = _dialect_insert(session)
+    values = [
+        {"day": k[0], "interface_id": k[1], "consumer_org_id": k[2], "grant_id": k[3]} | v
+        for k, v in daily.items()
+    ]
+    stmt = ins(CallDaily)
+    additive = [
+        c
+        for c in values[0]
+        if c not in ("day", "interface_id", "consumer_org_id", "grant_id", "owner_org_id")
+    ]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "interface_id", "consumer_org_id", "grant_id"],
+        set_={c: getattr(CallDaily, c) + getattr(stmt.excluded, c) for c in additive},
+    )
+    for start in range(0, len(values), 500):
+        session.execute(stmt, values[start : start + 500])
+
+
+def upsert_errors(session: Session, errors: dict[tuple[date, int, int, str], list[int]]) -> None:
+    if not errors:
+        return
+    ins = _dialect_insert(session)
+    values = [
+        {
+            "day": k[0],
+            "interface_id": k[1],
+            "consumer_org_id": k[2],
+            "error_code": k[3],
+            "owner_org_id": v[0],
+            "count": v[1],
+        }
+        for k, v in errors.items()
+    ]
+    stmt = ins(CallErrorDaily)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "interface_id", "consumer_org_id", "error_code"],
+        set_={"count": CallErrorDaily.count + stmt.excluded.count},
+    )
+    session.execute(stmt, values)
+
+
+class CallLog:
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+        self.served = 0
+        self.written = 0
+
+    def append(self, rec: CallRecord) -> None:
+        self.records.append(rec)
+        self.served += 1
+
+
+# ---- the runtime -------------------------------------------------------------------
+
+
+class Runtime:
+    """Per-app gateway state: snapshot, limits, lookups, call log and the flusher."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.settings = sharing_settings()
+        self.sessionmaker: sessionmaker[Session] = app.state.sessionmaker
+        self.warehouse_url: str = app.state.settings.warehouse_url
+        self.lookup_threads = max(1, self.settings.lookup_threads)
+        self.executor = ThreadPoolExecutor(self.lookup_threads, thread_name_prefix="gw-lookup")
+        self.snapshot: Snapshot | None = None
+        self.db_generation: int | None = None
+        self.limits = Limits()
+        self.lookups: dict[tuple[str, str, tuple[str, ...]], KeyLookup] = {}
+        self.calls = CallLog()
+        self.flusher: asyncio.Task[None] | None = None
+        self.stopping = False
+        self._indexed: set[tuple[str, str]] = set()
+        self._load_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._wake = asyncio.Event()
+
+    # -- snapshot
+    def current(self) -> Snapshot:
+        snap = self.snapshot
+        gen = _generation
+        if snap is None or snap.generation != gen:
+            snap = self.reload(gen)
+        return snap
+
+    def reload(self, gen: int | None = None) -> Snapshot:
+        gen = _generation if gen is None else gen
+        today = datetime.now(LOCAL_TZ).date()
+        with self._load_lock, self.sessionmaker() as session:
+            snap = _load_snapshot(session, gen, today, self._note_table)
+        self.limits.reset(today, snap.quota_used)
+        self.snapshot = snap
+        self._indexed.clear()  # republished tables lose their indexes: re-check lazily
+        return snap
+
+    def _note_table(self, info: IfaceInfo) -> None:
+        return None
+
+    def ensure_index(self, table: str, column: str) -> None:
+        if (table, column) in self._indexed:
+            return
+        with self._index_lock:
+            if (table, column) not in self._indexed:
+                warehouse_access.ensure_key_index(self.warehouse(), table, column)
+                self._indexed.add((table, column))
+
+    def warehouse(self) -> Any:
+        return warehouse_access.warehouse(self.warehouse_url)
+
+    def query(self, table: str, columns: tuple[str, ...], key: str, keys: list[str]) -> pa.Table:
+        # Runs in a lookup thread, so building a missing index never blocks the loop.
+        self.ensure_index(table, key)
+        return warehouse_access.lookup(self.warehouse(), table, columns, key, keys)
+
+    def lookup_for(self, iface: IfaceInfo, key: str, columns: tuple[str, ...]) -> KeyLookup:
+        k = (iface.table, key, columns)
+        lk = self.lookups.get(k)
+        if lk is None:
+            lk = self.lookups[k] = KeyLookup(self, iface.table, key, columns)
+        return lk
+
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # -- flushing
+    async def flush_loop(self) -> None:
+        interval = self.settings.flush_interval_s
+        last_poll = 0.0
+        while not self.stopping:
+            # Woken early on shutdown; never cancelled mid-write (a batch in flight
+            # must either commit or go back to the buffer).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            await self.flush()
+            now = time.monotonic()
+            if now - last_poll >= self.settings.cache_poll_s:
+                last_poll = now
+                await self.poll_generation()
+
+    async def flush(self) -> int:
+        written = 0
+        while self.calls.records:
+            batch = self.calls.records[: self.settings.flush_max]
+            del self.calls.records[: len(batch)]
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:
+                log.exception("call log flush failed; %d records kept for retry", len(batch))
+                self.calls.records[:0] = batch
+                return written
+            written += len(batch)
+            self.calls.written += len(batch)
+        return written
+
+    def _write(self, batch: list[CallRecord]) -> None:
+        with self.sessionmaker() as session:
+            write_calls(session, batch)
+            session.commit()
+
+    async def poll_generation(self) -> None:
+        def read() -> int | None:
+            with self.sessionmaker() as session:
+                return session.scalar(select(GatewayState.generation).where(GatewayState.id == 1))
+
+        try:
+            db_gen = await asyncio.to_thread(read)
+        except Exception:
+            log.warning("gateway generation poll failed", exc_info=True)
+            return
+        if self.db_generation is not None and db_gen != self.db_generation:
+            touch()  # another process changed grants, interfaces or keys
+        self.db_generation = db_gen
+
+    async def start(self) -> None:
+        await self.poll_generation()
+        self.flusher = asyncio.create_task(self.flush_loop())
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self._wake.set()
+        if self.flusher is not None:
+            await self.flusher
+        for attempt in range(20):  # drain: never lose a served call
+            await self.flush()
+            if not self.calls.records:
+                break
+            await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+        if self.calls.records:
+            log.error("call log: %d records could not be written", len(self.calls.records))
+        self.executor.shutdown(wait=True)
+
+
+def runtime(app: Any) -> Runtime:
+    rt = getattr(app.state, "gateway", None)
+    if rt is None:
+        rt = app.state.gateway = Runtime(app)
+    return rt
+
+
+async def startup(app: Any) -> None:
+    app.state.gateway = Runtime(app)  # fresh on every start (a restarted app, tests)
+    _route_first(app)
+    await app.state.gateway.start()
+
+
+def _route_first(app: Any) -> None:
+    """Match ``/gw/`` before every other route.
+
+    The sharing router already holds the same route (so it works without the lifespan
+    too), but routers are tried in domain order and matching every page and API route
+    first costs more than a whole gateway call.
+    """
+    from starlette.routing import Route
+
+    routes = app.router.routes
+    if not any(getattr(r, "endpoint", None) is gateway_app for r in routes[:1]):
+        routes.insert(0, Route("/gw/{path:path}", gateway_app, include_in_schema=False))
+
+
+async def shutdown(app: Any) -> None:
+    rt = getattr(app.state, "gateway", None)
+    if rt is not None:
+        await rt.stop()
+    warehouse_access.close(app.state.settings.warehouse_url)
+
+
+# ---- the ASGI handler --------------------------------------------------------------
+
+
+@dataclass
+class CallContext:
+    """What an interface kind gets: the checked interface and grant, and the request."""
+
+    runtime: Runtime
+    iface: IfaceInfo
+    grant: GrantInfo
+    method: str
+    query: dict[str, str]
+    receive: Callable[[], Awaitable[dict[str, Any]]]
+    rows: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> list[str]:
+        """Requested items (``?fields=a,b``), all granted items by default; 403 beyond."""
+        wanted = self.query.get("fields")
+        if not wanted:
+            return list(self.grant.items)
+        cols = [c.strip() for c in wanted.split(",") if c.strip()]
+        self.require_items(cols)
+        return cols
+
+    def require_items(self, cols: list[str]) -> None:
+        denied = [c for c in cols if c not in self.grant.items]
+        if denied:
+            raise GatewayError(403, "item_not_granted", f"未获授权的数据项：{'、'.join(denied)}")
+
+    def key_value(self, column: str, raw: str | None) -> str:
+        from gongshu.sharing.params import normalise, validator_for
+
+        if raw is None or not raw.strip():
+            raise GatewayError(400, "missing_param", f"缺少查询参数：{column}")
+        value = normalise(raw)
+        item = self.iface.items.get(column)
+        check, message = validator_for(column, item.data_element if item else None)
+        if not check(value):
+            raise GatewayError(400, "bad_param", f"{column}：{message}")
+        return value
+
+    async def body_json(self, limit: int = 1_048_576) -> Any:
+        chunks = []
+        size = 0
+        while True:
+            msg = await self.receive()
+            body = msg.get("body", b"")
+            size += len(body)
+            if size > limit:
+                raise GatewayError(413, "payload_too_large", "请求内容过大")
+            chunks.append(body)
+            if not msg.get("more_body"):
+                break
+        try:
+            return orjson.loads(b"".join(chunks) or b"null")
+        except orjson.JSONDecodeError:
+            raise GatewayError(400, "bad_json", "请求体不是合法的 JSON") from None
+
+    async def lookup(self, key: str, keys: list[str]) -> pa.Table:
+        """Rows for ``keys`` with every column the grant could need (shaped by the kind)."""
+        iface = self.iface
+        cols = iface.columns
+        try:
+            return await self.runtime.lookup_for(iface, key, cols).get(keys)
+        except Exception as exc:
+            log.exception("lookup failed on %s", iface.table)
+            raise GatewayError(503, "warehouse_unavailable", "数据暂不可用，请稍后重试") from exc
+
+
+def _query_dict(raw: bytes) -> dict[str, str]:
+    if not raw:
+        return {}
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+def _presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    api_key = None
+    for name, value in headers:
+        if name == b"authorization":
+            v = value.decode("latin-1")
+            if v[:7].lower() == "bearer ":
+                return v[7:].strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+    return api_key
+
+
+async def _send(send: Callable[..., Awaitable[None]], status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+PING = orjson.dumps({"status": "ok"})
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+class Gateway:
+    """ASGI app for ``/gw/{path}``."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path: str = scope["path"]
+        code = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
+        if code == "ping":  # the bare floor of the stack; not a share call, not logged
+            await _send(send, 200, PING)
+            return
+        t0 = time.perf_counter()
+        now = time.time()
+        rt = runtime(scope["app"])
+        raw_query: bytes = scope.get("query_string", b"")
+        digest = hashlib.blake2b(
+            scope["method"].encode() + b" " + path.encode() + b"?" + raw_query, digest_size=8
+        ).hexdigest()
+        key: KeyInfo | None = None
+        iface: IfaceInfo | None = None
+        grant: GrantInfo | None = None
+        admitted = False
+        nrows = 0
+        err: str | None = None
+        try:
+            snap = rt.current()
+            presented = _presented_key(scope["headers"])
+            if not presented:
+                raise GatewayError(
+                    401, "missing_key", "请提供接口密钥（Authorization: Bearer 或 X-API-Key）"
+                )
+            key = snap.keys.get(hashlib.sha256(presented.encode()).hexdigest())
+            if key is None:
+                raise GatewayError(401, "invalid_key", "接口密钥无效")
+            if key.revoked:
+                raise GatewayError(401, "revoked_key", "接口密钥已吊销")
+            if key.expires_at is not None and key.expires_at.timestamp() <= now:
+                raise GatewayError(401, "expired_key", "接口密钥已过期")
+            iface = snap.interfaces.get(code)
+            if iface is None or not iface.online:
+                raise GatewayError(404, "interface_not_found", "接口不存在或已下线")
+            grant = _grant_for(snap, key, iface, local_day(now))
+            kind = _kind(iface.kind)
+            if scope["method"] not in kind.methods:
+                raise GatewayError(405, "method_not_allowed", "该接口不支持此请求方法")
+            ctx = CallContext(rt, iface, grant, scope["method"], _query_dict(raw_query), receive)
+            await kind.prepare(ctx)
+            rt.limits.admit(grant, time.monotonic(), local_day(now))
+            admitted = True
+            payload = await kind.run(ctx)
+            nrows = ctx.rows
+            body = orjson.dumps(payload, default=str)
+            status = 200
+        except GatewayError as exc:
+            status, err = exc.status, exc.code
+            body = _error_body(exc.code, exc.message)
+        except Exception:
+            log.exception("gateway call failed: %s", path)
+            status, err = 500, "internal_error"
+            body = _error_body(err, "服务器内部错误，请联系管理员")
+        if admitted and status >= 400 and grant is not None:
+            rt.limits.release(grant)
+        # Logged before the send: a call whose answer is decided is a call served.
+        rt.calls.append(
+            (
+                now,
+                key.id if key else None,
+                key.org_id if key else None,
+                grant.id if grant else None,
+                iface.id if iface else None,
+                iface.owner_org_id if iface else None,
+                digest,
+                status,
+                nrows,
+                len(body),
+                (time.perf_counter() - t0) * 1000.0,
+                err,
+            )
+        )
+        await _send(send, status, body)
+
+
+_kinds: dict[str, Any] = {}
+
+
+def _kind(name: str) -> Any:
+    kind = _kinds.get(name)
+    if kind is None:
+        from gongshu.sharing.kinds import interface_kinds
+
+        try:
+            kind = _kinds[name] = interface_kinds.get(name)()
+        except KeyError:
+            raise GatewayError(404, "interface_not_found", "接口类型未安装") from None
+    return kind
+
+
+def _grant_for(snap: Snapshot, key: KeyInfo, iface: IfaceInfo, today: date) -> GrantInfo:
+    candidates = [
+        g
+        for g in snap.grants.get((key.org_id, iface.resource_id), ())
+        if g.system_id is None or g.system_id == key.system_id
+    ]
+    if not candidates:
+        raise GatewayError(403, "not_granted", "未获得该数据资源的共享授权")
+    valid = [g for g in candidates if g.valid_from <= today <= g.valid_until]
+    if not valid:
+        raise GatewayError(403, "grant_expired", "共享授权不在有效期内")
+    return valid[0]
+
+
+gateway_app = Gateway()

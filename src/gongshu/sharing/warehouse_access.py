@@ -1,0 +1,173 @@
+"""The process's warehouse and fast keyed reads for the gateway.
+
+One warehouse per process (the server owns the DuckDB file); ``warehouse(url)`` opens it
+once. Point lookups need a lean path: compiling an Ibis expression per call costs more
+than the query, so on DuckDB the gateway runs parameterised SQL on the calling thread's
+warehouse cursor (the same per-thread cursor the warehouse hands Ibis) and keeps an ART
+index on each published key column. Other engines (Spark) go through Ibis expressions.
+When the ingest domain's shared accessor lands on main, ``warehouse`` delegates to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from gongshu.warehouse import Warehouse, connect, validate_column_name, validate_table_name
+
+log = logging.getLogger("gongshu.sharing")
+# Results here are a handful of rows; the extra copy DuckDB warns about is negligible.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+_open: dict[str, Warehouse] = {}
+_lock = threading.Lock()
+
+
+def warehouse(url: str) -> Warehouse:
+    wh = _open.get(url)
+    if wh is None:
+        with _lock:
+            wh = _open.get(url)
+            if wh is None:
+                wh = connect(url)
+                _open[url] = wh
+    return wh
+
+
+def close(url: str) -> None:
+    with _lock:
+        wh = _open.pop(url, None)
+    if wh is not None:
+        wh.close()
+
+
+# DuckDB result type names → Arrow types for small results built from tuples.
+_ARROW: dict[str, Any] = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "SMALLINT": pa.int16(),
+    "TINYINT": pa.int8(),
+    "DOUBLE": pa.float64(),
+    "FLOAT": pa.float32(),
+    "BOOLEAN": pa.bool_(),
+    "STRING": pa.string(),
+}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duckdb_cursor(wh: Warehouse) -> Any | None:
+    if getattr(wh, "engine", None) != "duckdb":
+        return None
+    # The warehouse's per-thread cursor (thread safety as documented there).
+    return wh._backend().con  # type: ignore[attr-defined]
+
+
+def ensure_key_index(wh: Warehouse, table: str, column: str) -> bool:
+    """An ART index on ``table(column)`` so a point lookup reads one leaf, not a scan.
+
+    Full publishes replace the table (and drop its indexes); the gateway calls this again
+    whenever it reloads its cache. Failure is harmless: the lookup still works, by scan.
+    """
+    validate_table_name(table)
+    validate_column_name(column)
+    cur = _duckdb_cursor(wh)
+    if cur is None or not wh.exists(table):
+        return False
+    name = f"gs_ix_{table}_{column}"[:63]
+    try:
+        found = cur.execute(
+            "SELECT count(*) FROM duckdb_indexes() WHERE table_name = ? AND index_name = ?",
+            [table, name],
+        ).fetchall()[0][0]
+        if not found:
+            cur.execute(f"CREATE INDEX IF NOT EXISTS {_q(name)} ON {_q(table)} ({_q(column)})")
+        return True
+    except Exception:  # a concurrent publish; the next reload retries
+        log.warning("could not index %s(%s)", table, column, exc_info=True)
+        return False
+
+
+def lookup(
+    wh: Warehouse, table: str, columns: Sequence[str], key: str, keys: Sequence[str]
+) -> pa.Table:
+    """Rows of ``table`` whose ``key`` is one of ``keys`` (runs on the calling thread)."""
+    cur = _duckdb_cursor(wh)
+    if cur is not None:
+        cols = ", ".join(_q(c) for c in columns)
+        where = (
+            f"{_q(key)} = ?" if len(keys) == 1 else f"{_q(key)} IN ({', '.join('?' * len(keys))})"
+        )
+        result = cur.execute(f"SELECT {cols} FROM {_q(table)} WHERE {where}", list(keys))
+        # A handful of rows: Python tuples and one small Arrow array per column are
+        # several times cheaper than DuckDB's Arrow export, which has a fixed setup cost.
+        types = [_ARROW.get(str(d[1]).upper()) for d in result.description]
+        rows = result.fetchall()
+        if any(t is None for t in types):
+            return pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
+        data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+        return pa.table(
+            [pa.array(col, t) for col, t in zip(data, types, strict=True)], names=list(columns)
+        )
+    t = wh.table(table)
+    return wh.to_pyarrow(t.filter(t[key].isin(list(keys))).select(list(columns)))
+
+
+def page(
+    wh: Warehouse,
+    table: str,
+    columns: Sequence[str],
+    order: Sequence[str],
+    since: Any | None,
+    offset: int,
+    limit: int,
+    row_filter: tuple[str, Sequence[str]] | None,
+) -> pa.Table:
+    """A page ordered by ``order``: rows whose ``order[0]`` is at least ``since`` (when
+    given), skipping ``offset`` rows. Cursors carry no row values (see kinds.ExportKind)."""
+    cur = _duckdb_cursor(wh)
+    if cur is None:
+        return _page_ibis(wh, table, columns, order, since, offset, limit, row_filter)
+    params: list[Any] = []
+    conds: list[str] = []
+    if row_filter is not None:
+        col, values = row_filter
+        conds.append(f"{_q(col)} IN ({', '.join('?' * len(values))})")
+        params.extend(values)
+    if since is not None:
+        conds.append(f"{_q(order[0])} >= ?")
+        params.append(since)
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
+    cols = ", ".join(_q(c) for c in dict.fromkeys([*columns, *order]))
+    sql = (
+        f"SELECT {cols} FROM {_q(table)}{where} "
+        f"ORDER BY {', '.join(_q(c) for c in order)} LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+    return cur.execute(sql, params).to_arrow_table()
+
+
+def _page_ibis(
+    wh: Warehouse,
+    table: str,
+    columns: Sequence[str],
+    order: Sequence[str],
+    since: Any | None,
+    offset: int,
+    limit: int,
+    row_filter: tuple[str, Sequence[str]] | None,
+) -> pa.Table:
+    t = wh.table(table)
+    if row_filter is not None:
+        t = t.filter(t[row_filter[0]].isin(list(row_filter[1])))
+    if since is not None:
+        t = t.filter(t[order[0]] >= since)
+    cols = list(dict.fromkeys([*columns, *order]))
+    return wh.to_pyarrow(t.select(cols).order_by(list(order)).limit(limit, offset=offset))

@@ -1,0 +1,30 @@
+"""Working-day deadlines and the cockpit indicator functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from sqlalchemy.orm import Session
+
+from gongshu.quality import indicators
+from gongshu.quality.workdays import WorkCalendar
+
+
+def test_working_days_skip_holidays_and_count_adjusted_workdays() -> None:
+    cal = WorkCalendar()
+    # 2025-09-30 (Tue) + 1: National Day holidays 10-01..10-08, 09-28 (Sun) is a workday
+    assert cal.add_working_days(dt.date(2025, 9, 30), 1) == dt.date(2025, 10, 9)
+    assert cal.is_workday(dt.date(2025, 9, 28))
+    assert cal.add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 9)  # Fri -> Mon
+    assert cal.working_days_between(dt.date(2025, 6, 6), dt.date(2025, 6, 13)) == 5
+    local = WorkCalendar({dt.date(2025, 6, 9): False})
+    assert local.add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 10)
+    assert cal.add_working_days(dt.date(2099, 1, 2), 1) == dt.date(2099, 1, 5)  # unknown year
+
+
+def test_indicator_functions_run_on_an_empty_platform(session: Session) -> None:
+    ctx = SimpleNamespace(session=session, until=dt.date(2025, 6, 1))
+    assert indicators.score(ctx).empty
+    assert indicators.overdue_problems(ctx).empty
+    assert indicators.dimension("准确性")(ctx).empty

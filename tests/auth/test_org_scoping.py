@@ -8,8 +8,7 @@ object ids. A new domain that adds routes must register its id parameters in
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest

@@ -26,6 +26,8 @@ from gongshu.app import create_app
 from gongshu.config import Settings
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# The demo city's synthetic rows at 1% (10,000 persons): every demo build stays quick.
+os.environ.setdefault("GONGSHU_INGEST_DEMO_ROWS", "0.01")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -20,6 +20,7 @@ from gongshu.demo import DemoContext
 from gongshu.demo.synth import GENERATORS
 from gongshu.ingest import catalog_port, service
 from gongshu.ingest.readers import ArrowReader
+from gongshu.ingest.settings import ingest_settings
 from gongshu.ingest.transform import ColumnMap, default_normalize, suggest_mapping
 from gongshu.warehouse import connect
 
@@ -121,8 +122,9 @@ def build(ctx: DemoContext, loads: tuple[DemoLoad, ...] = DEMO_LOADS) -> None:
             gen = GENERATORS[load.generator]
             if spec is None:
                 continue
-            n = max(1, int(load.rows * ctx.scale))
-            options = {k: max(1, int(v * ctx.scale)) for k, v in load.options.items()}
+            factor = ctx.scale * ingest_settings().demo_rows
+            n = max(1, int(load.rows * factor))
+            options = {k: max(1, int(v * factor)) for k, v in load.options.items()}
             mapping = _mapping(spec, load, gen.columns)
             batches = gen.generate(n, seed=ctx.seed, **options)
             actor = _officer(ctx, spec.owner_org_id)

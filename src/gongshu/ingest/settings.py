@@ -21,6 +21,9 @@ class IngestSettings(BaseSettings):
     iot_flush_interval_s: float = Field(5.0, description="物联数据写入数仓的间隔（秒）")
     iot_flush_rows: int = Field(50_000, description="缓冲达到该条数时立即写入")
     iot_max_batch: int = Field(5_000, description="单次上报的最大读数条数")
+    demo_rows: float = Field(
+        1.0, description="示例市归集行数系数（1 约为 100 万人口；测试用 0.01 加快建城）"
+    )
 
 
 @lru_cache

@@ -10,8 +10,8 @@ per dialect and are deliberately outside ``Base.metadata``:
   with ``ts_rank``.
 
 Facets are grouped counts over the matching, visible set, each computed without its own
-filter (so a user can widen a facet). The set is materialised once in a CTE; facets, the
-total and the page's ids come back from one UNION ALL statement.
+filter (so a user can widen a facet). Facets, the total and the page's ids come back from
+one UNION ALL statement over a covering index of the facet columns.
 """
 
 from __future__ import annotations

@@ -28,3 +28,11 @@ def test_indicator_functions_run_on_an_empty_platform(session: Session) -> None:
     assert indicators.score(ctx).empty
     assert indicators.overdue_problems(ctx).empty
     assert indicators.dimension("准确性")(ctx).empty
+
+
+def test_quality_indicators_are_registered_with_the_cockpit() -> None:
+    from gongshu.cockpit.registry import builtin_specs
+
+    specs = builtin_specs()
+    assert {"quality.score", "quality.overdue_problems", "quality.dimension.accuracy"} <= set(specs)
+    assert specs["quality.score"].dimensions == ("org",)

@@ -8,8 +8,7 @@ object ids. A new domain that adds routes must register its id parameters in
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -164,17 +163,23 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
     sharing = _sharing_world(session, org_b)
     opendata = _open_world(session, org_b)
     cockpit = _cockpit_world(session, org_b.id)
-    return sharing | opendata | cockpit | {
-        "resource_b": resource_b.id,
-        "resource_b_code": resource_b.code,
-        "release": release.id,
-        "org_a": org_a.id,
-        "org_b": org_b.id,
-        "system_a": system_a.id,
-        "system_b": system_b.id,
-        "key_b": key_b.id,
-        "user_b": user_b.id,
-    } | _quality_world(session, settings, _ingest_world(session, settings, org_b))
+    return (
+        sharing
+        | opendata
+        | cockpit
+        | {
+            "resource_b": resource_b.id,
+            "resource_b_code": resource_b.code,
+            "release": release.id,
+            "org_a": org_a.id,
+            "org_b": org_b.id,
+            "system_a": system_a.id,
+            "system_b": system_b.id,
+            "key_b": key_b.id,
+            "user_b": user_b.id,
+        }
+        | _quality_world(session, settings, _ingest_world(session, settings, org_b))
+    )
 
 
 # Valid bodies for routes whose body has required fields, so the call reaches the
@@ -239,6 +244,8 @@ def _sharing_snapshot(session: Session, world: dict[str, Any]) -> tuple[Any, ...
     b = session.get(Backflow, world["backflow_b"])
     assert d and g and i and b
     return (d.status, d.terms, g.status, g.items, i.status, b.status, b.source_ref)
+
+
 def _open_world(session: Session, org_b: Org) -> dict[str, Any]:
     """Org B's open-data objects: a (since withdrawn) restricted dataset with an
     application, a comment, a data request, a pending reuse and a developer's key."""

@@ -290,33 +290,37 @@ def search(
         # the narrow covering index holds every column a search needs.
         return stmt.with_hint(Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite")
 
-    # Facets, the total and the page's ids come back from one UNION ALL statement; each
-    # part filters by "id IN (full-text match)", a set the database builds once per part.
+    # Facets without an active filter share one WHERE clause: a single GROUP BY over all
+    # facet columns (one scan of the covering index) gives each of them, summed here.
+    # A facet with an active filter is counted without its own filter (so a user can
+    # widen it), one small GROUP BY each. Total and page ids ride in the same UNION ALL.
+    keys = list(FACETS)
+    filtered = [k for k in keys if filters.get(k)]
+    shared_keys = [k for k in keys if k not in filtered] if with_facets else []
     parts = []
+    label_cols = [cast(FACETS[k], String).label(f"f_{k}") for k in keys]
+    combos = covered(
+        select(literal("_combo").label("facet"), *label_cols, func.count().label("n"))
+        .where(*where, *conds())
+        .group_by(*(FACETS[k] for k in keys))
+    )
+    parts.append(combos)
     if with_facets:
-        for key, col in FACETS.items():
+        for key in filtered:
+            col = FACETS[key]
+            cells = [
+                cast(col, String).label(f"f_{k}")
+                if k == key
+                else literal(None, String).label(f"f_{k}")
+                for k in keys
+            ]
             parts.append(
                 covered(
-                    select(
-                        literal(key).label("facet"),
-                        cast(col, String).label("value"),
-                        func.count().label("n"),
-                    )
+                    select(literal(key).label("facet"), *cells, func.count().label("n"))
                     .where(*where, *conds(key))
                     .group_by(col)
                 )
             )
-    parts.append(
-        covered(
-            select(
-                literal("_total").label("facet"),
-                literal("").label("value"),
-                func.count().label("n"),
-            )
-            .select_from(Resource)
-            .where(*where, *conds())
-        )
-    )
     order = (
         (rank, Resource.code)
         if found is not None
@@ -333,25 +337,34 @@ def search(
     parts.append(
         select(
             literal("_page").label("facet"),
-            cast(page_rows.c.id, String).label("value"),
+            cast(page_rows.c.id, String).label("f_org"),
+            *(literal(None, String).label(f"f_{k}") for k in keys[1:]),
             page_rows.c.rank.label("n"),
         )
     )
     total = 0
     ranks: dict[int, int] = {}
-    facets: dict[str, list[FacetValue]] = {}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == "_total":
-            total = int(n)
+    counters: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for row in session.execute(union_all(*parts)):
+        facet, values, n = row[0], row[1:-1], int(row[-1])
+        if facet == "_combo":
+            total += n
+            for k, v in zip(keys, values, strict=True):
+                if k in shared_keys:
+                    counters[k][str(v)] = counters[k].get(str(v), 0) + n
         elif facet == "_page":
-            ranks[int(value)] = int(n)
+            ranks[int(values[0])] = n
         else:
-            picked = filters.get(facet, [])
-            facets.setdefault(facet, []).append(
-                FacetValue(str(value), int(n), str(value) in picked)
+            v = values[keys.index(facet)]
+            counters[facet][str(v)] = counters[facet].get(str(v), 0) + n
+    facets: dict[str, list[FacetValue]] = {}
+    if with_facets:
+        for k in keys:
+            picked = filters.get(k, [])
+            facets[k] = sorted(
+                (FacetValue(v, n, v in picked) for v, n in counters[k].items()),
+                key=lambda f: (-f.count, f.value),
             )
-    for values in facets.values():
-        values.sort(key=lambda f: (-f.count, f.value))
     loaded = (
         list(session.scalars(select(Resource).where(Resource.id.in_(list(ranks))))) if ranks else []
     )

@@ -222,8 +222,15 @@ def _match(session: Session, q: str) -> tuple[Select[Any], Select[Any]] | None:
     hit = literal_column("catalog_search.tsv").op("@@")(tsq)
     # The short name column stays in the row; the big tsvector would need de-TOASTing.
     name_hit = func.to_tsvector(literal_column("'simple'"), resource_index.c.name).op("@@")(tsq)
-    ids = select(resource_index.c.resource_id).where(hit)
-    return ids, ids.where(name_hit)
+    # Evaluated once per statement (a common word matches half the catalog, and each
+    # evaluation de-TOASTs the matching documents' vectors), then used by every part.
+    m = (
+        select(resource_index.c.resource_id.label("rid"), name_hit.label("in_name"))
+        .where(hit)
+        .cte("m")
+        .prefix_with("MATERIALIZED")
+    )
+    return select(m.c.rid), select(m.c.rid).where(m.c.in_name)
 
 
 def _like(q: str) -> str:

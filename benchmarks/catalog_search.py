@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -144,14 +145,28 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300, help="timed searches per database")
     ap.add_argument("--pg-url", default=None, help="PostgreSQL admin URL (creates a temp DB)")
     ap.add_argument("--seed", type=int, default=20260101)
+    ap.add_argument(
+        "--pg-existing", default=None, help="measure an already built PostgreSQL catalog (URL)"
+    )
+    ap.add_argument(
+        "--sqlite-db", type=Path, default=None, help="keep/reuse the SQLite catalog at this path"
+    )
     args = ap.parse_args()
 
     out: dict[str, Any] = {"benchmark": "catalog_search", "queries": args.queries}
-    tmp = Path(tempfile.mkdtemp(prefix="gongshu-catalog-bench-"))
-    sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
-    log(f"building SQLite catalog of {args.resources} resources …")
-    built = build(sqlite_url, args.resources, args.seed)
-    log(f"  built in {built['build_s']:.1f}s: {built['items']} items")
+    db_path = args.sqlite_db or Path(tempfile.mkdtemp(prefix="gongshu-catalog-bench-")) / "bench.db"
+    sqlite_url = f"sqlite:///{db_path}"
+    if db_path.exists():
+        log(f"reusing {db_path}")
+        engine = db.make_engine(sqlite_url)
+        with engine.connect() as conn:
+            items = conn.execute(select(func.count()).select_from(Item)).scalar()
+        engine.dispose()
+        built = {"items": int(items or 0), "build_s": 0.0}
+    else:
+        log(f"building SQLite catalog of {args.resources} resources …")
+        built = build(sqlite_url, args.resources, args.seed)
+        log(f"  built in {built['build_s']:.1f}s: {built['items']} items")
     res = measure(sqlite_url, args.queries, args.seed)
     out |= {
         "resources": args.resources,
@@ -163,7 +178,17 @@ def main() -> None:
         "item_search_p95_ms": res["item_p95"],
     }
     log(f"  SQLite: p50 {res['p50']} ms, p95 {res['p95']} ms")
-    if args.pg_url:
+    if args.pg_existing:
+        log(f"measuring existing PostgreSQL catalog {make_url(args.pg_existing).database} …")
+        res = measure(args.pg_existing, args.queries, args.seed)
+        out |= {
+            "pg_search_p50_ms": res["p50"],
+            "pg_search_p95_ms": res["p95"],
+            "pg_search_max_ms": res["max"],
+            "pg_item_search_p95_ms": res["item_p95"],
+        }
+        log(f"  PostgreSQL: p50 {res['p50']} ms, p95 {res['p95']} ms")
+    elif args.pg_url:
         admin_url = make_url(args.pg_url)
         name = f"gongshu_bench_{uuid.uuid4().hex[:8]}"
         admin = db.make_engine(
@@ -188,6 +213,9 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+    # Latency depends on what else the machine runs; record it next to the numbers.
+    out["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    out["cpus"] = os.cpu_count()
     print(json.dumps(out, ensure_ascii=False))
 
 

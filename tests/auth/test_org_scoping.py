@@ -185,6 +185,7 @@ def world(session: Session, settings: Any) -> dict[str, Any]:
 # Valid bodies for routes whose body has required fields, so the call reaches the
 # object lookup (and its 404) instead of stopping at request validation (422).
 BODIES: dict[str, dict[str, Any]] = {
+    "/alerts/{alert_id}/assign": {"assignee_id": None},  # before the generic "/assign"
     "/decide": {"approve": True, "reason": "篡改"},
     "/confirm": {"approve": True},
     "/coordinate": {"approve": True},
@@ -446,7 +447,7 @@ def test_every_id_route_refuses_other_orgs_objects(
         for p in params:
             url = url.replace("{" + p + "}", str(world[SCOPED_PARAMS[p]]))
         if url.startswith("/api/"):
-            body = next((b for suffix, b in BODIES.items() if url.endswith(suffix)), {})
+            body = next((b for suffix, b in BODIES.items() if path.endswith(suffix)), {})
             resp = client.request(method, url, json=body if method != "GET" else None)
         else:
             data = {"csrf_token": csrf, "name": "篡改", "contact_name": "篡改"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from typing import Any
 
@@ -132,13 +131,11 @@ def test_one_bad_row_among_5000_writes_nothing(session: Session) -> None:
     assert "第 3216 行 F 列" in issue.text() and "取值应为" in issue.text()
     assert counts(session) == before
     records[321]["items"][4]["data_type"] = "字符串"
-    started = time.perf_counter()
     report = import_catalog(
         session, officer(session.scalar(select(service.Org))), transfer.to_xlsx(records), "ok.xlsx"
     )
     assert (report.created, report.items) == (500, 5000)
     assert counts(session) == (500, 5000)
-    assert time.perf_counter() - started < 20
     assert search.search(session, ADMIN, q="测试资源321").resources[0].name == "测试资源321"
 
 
@@ -257,12 +254,11 @@ def test_fifty_thousand_rows(session: Session) -> None:
     make_org(session, "GAJ", name="示例市公安局")
     records = [record(n, items=20) for n in range(2500)]  # 50,000 item rows
     data = transfer.to_xlsx(records)
-    started = time.perf_counter()
+    # Timing belongs to benchmarks, not tests (docs/development.md); this checks that a
+    # 50,000-row sheet imports completely in one pass.
     report = import_catalog(session, ADMIN, data, "big.xlsx")
-    elapsed = time.perf_counter() - started
     assert (report.created, report.items) == (2500, 50000)
     assert counts(session) == (2500, 50000)
-    assert elapsed < 60, elapsed
 
 
 def test_dcat_export_parses_as_json_ld(client: TestClient, session: Session) -> None:

@@ -228,3 +228,26 @@ def test_quality_score_formula() -> None:
     )
     assert (stale.total, stale.grade) == (10, "差")
     assert BUS_ITEMS  # the fixture resource documents every item
+
+
+def test_ingest_load_refreshes_published_dataset(
+    session: Session, settings: Settings, wh: Any, tmp_path: Any
+) -> None:
+    """A real ingest load (ingest.service.ingest_file) calls the load_listeners hook."""
+    from gongshu.ingest import service as ingest
+
+    org = make_org(session, "JTJ", name="交通局")
+    res = bus_resource(session, org)
+    load(wh, res.code, bus_rows(10))
+    ds = publish(session, wh, org, res)
+    assert ds.row_count == 10
+    rows = bus_rows(25).to_pandas()
+    path = tmp_path / "bus.csv"
+    rows.to_csv(path, index=False)
+    done = ingest.ingest_file(
+        session, officer(org), res.id, path, wh=wh, settings=settings, mode="full"
+    )
+    assert done.status == "succeeded", done.error
+    session.expire_all()
+    ds = service.get_managed(session, ADMIN, ds.id)
+    assert (ds.row_count, ds.last_load_id) == (25, done.id)

@@ -180,7 +180,7 @@ def test_date_format(duck: Any, fmt: str, cases: dict[str | None, str | None]) -
     assert fails == [r is not None for r in reasons]
 
 
-@pytest.mark.parametrize("fmt", ["YYYY-MM", "YYYY-MM-DD-DD", "YY-MM-DD"])
+@pytest.mark.parametrize("fmt", ["YYYY-MM", "YYYY-MM-DD-DD", "YY-MM-DD", "MM-YYYY-DD"])
 def test_date_format_definition_errors(fmt: str) -> None:
     with pytest.raises(ValueError):
         v.date_format_fails(ibis.literal("x"), format=fmt)

@@ -32,7 +32,8 @@ class Resource(Base):
     __table_args__ = (
         Index("ix_catalog_resource_org_status", "owner_org_id", "status"),
         Index("ix_catalog_resource_org_name", "owner_org_id", "name"),
-        # Covers the facet columns, so grouped counts read the index, not the wide rows.
+        # Covers facets, visibility, ranking and paging, so a search reads this narrow
+        # index instead of thousands of wide rows.
         Index(
             "ix_catalog_resource_facets",
             "status",
@@ -42,6 +43,8 @@ class Resource(Base):
             "open_type",
             "grade",
             "update_cycle",
+            "code",
+            "updated_at",
         ),
         Index("ix_catalog_resource_updated_at", "updated_at"),
     )

@@ -10,8 +10,8 @@ per dialect and are deliberately outside ``Base.metadata``:
   with ``ts_rank``.
 
 Facets are grouped counts over the matching, visible set, each computed without its own
-filter (so a user can widen a facet). The set is materialised once in a CTE; facets, the
-total and the page's ids come back from one UNION ALL statement.
+filter (so a user can widen a facet). Facets, the total and the page's ids come back from
+one UNION ALL statement over a covering index of the facet columns.
 """
 
 from __future__ import annotations
@@ -202,32 +202,35 @@ def visibility(actor: Principal) -> ColumnElement[bool]:
     return published
 
 
-def _match(session: Session, q: str) -> Select[Any] | None:
-    """(resource_id, score) of resources matching ``q``; lower score ranks first."""
+def _match(session: Session, q: str) -> tuple[Select[Any], Select[Any]] | None:
+    """Ids of resources matching ``q``, and ids of those matching it in their name.
+
+    Results rank name hits first, then by code: bm25/ts_rank over the thousands of
+    matches of a common word cost more than all the rest of a search, and in a catalog
+    a match in the resource name is what people mean first.
+    """
     terms = query_terms(q)
     if not terms:
         return None
     if _is_sqlite(session):
-        # Rank name hits first, then the rest: bm25 over thousands of matches of a common
-        # word costs more than the whole rest of the search, and for a catalog a match in
-        # the resource name is what people mean first.
         expr = fts5_query(terms)
         table = literal_column("catalog_search")
+        ids = select(resource_index.c.rowid).where(table.op("MATCH")(expr))
         in_name = select(resource_index.c.rowid).where(table.op("MATCH")("{name} : (" + expr + ")"))
-        return select(
-            resource_index.c.rowid.label("resource_id"),
-            case((resource_index.c.rowid.in_(in_name.scalar_subquery()), 0.0), else_=1.0).label(
-                "score"
-            ),
-        ).where(table.op("MATCH")(expr))
-    # Same ranking as SQLite: name hits first. The short name column stays in the row;
-    # ts_rank would have to de-TOAST every matching document's tsvector.
+        return ids, in_name
     tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
+    hit = literal_column("catalog_search.tsv").op("@@")(tsq)
+    # The short name column stays in the row; the big tsvector would need de-TOASTing.
     name_hit = func.to_tsvector(literal_column("'simple'"), resource_index.c.name).op("@@")(tsq)
-    return select(
-        resource_index.c.resource_id.label("resource_id"),
-        case((name_hit, 0.0), else_=1.0).label("score"),
-    ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
+    # Evaluated once per statement (a common word matches half the catalog, and each
+    # evaluation de-TOASTs the matching documents' vectors), then used by every part.
+    m = (
+        select(resource_index.c.resource_id.label("rid"), name_hit.label("in_name"))
+        .where(hit)
+        .cte("m")
+        .prefix_with("MATERIALIZED")
+    )
+    return select(m.c.rid), select(m.c.rid).where(m.c.in_name)
 
 
 def _like(q: str) -> str:
@@ -263,107 +266,119 @@ def search(
     started = time.perf_counter()
     filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
     q = (q or "").strip()[:100]
-    matched = _match(session, q) if q else None
-    if q and matched is None:
+    found = _match(session, q) if q else None
+    if q and found is None:
         # Nothing to tokenise (punctuation, a single stop word): plain substring match.
         pattern = _like(q)
-        matched = select(Resource.id.label("resource_id"), literal(0.0).label("score")).where(
+        like = select(Resource.id).where(
             or_(
                 Resource.name.like(pattern, escape="\\"),
                 Resource.code.like(pattern, escape="\\"),
             )
         )
-    # The matching, visible set with its facet columns, computed once (MATERIALIZED)
-    # and used by every facet count, the total and the page, all in one statement.
-    cols = [
-        Resource.id.label("id"),
-        Resource.code.label("code"),
-        Resource.updated_at.label("updated_at"),
-        *(c.label(k) for k, c in FACETS.items()),
-    ]
-    if matched is None:
-        base_q = select(*cols, literal(0.0).label("score")).where(visibility(actor))
-    else:
-        m = matched.subquery("m")
-        base_q = (
-            select(*cols, m.c.score.label("score"))
-            .join(m, m.c.resource_id == Resource.id)
-            .where(visibility(actor))
-        )
-    base = base_q.cte("base").prefix_with("MATERIALIZED")
+        found = (like, like)
+    where: list[ColumnElement[bool]] = [visibility(actor)]
+    rank: Any = literal(0)
+    if found is not None:
+        where.append(Resource.id.in_(found[0]))
+        rank = case((Resource.id.in_(found[1]), 0), else_=1)
 
     def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
         out = []
         for key, values in filters.items():
             if key == skip or not values:
                 continue
-            col = base.c[key]
+            col = FACETS[key]
             out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
         return out
 
+    def covered(stmt: Select[Any]) -> Select[Any]:
+        # SQLite would fetch each matching row by id (wide rows, many page reads);
+        # the narrow covering index holds every column a search needs.
+        return stmt.with_hint(Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite")
+
+    # Facets without an active filter share one WHERE clause: a single GROUP BY over all
+    # facet columns (one scan of the covering index) gives each of them, summed here.
+    # A facet with an active filter is counted without its own filter (so a user can
+    # widen it), one small GROUP BY each. Total and page ids ride in the same UNION ALL.
+    keys = list(FACETS)
+    filtered = [k for k in keys if filters.get(k)]
+    shared_keys = [k for k in keys if k not in filtered] if with_facets else []
     parts = []
+    label_cols = [cast(FACETS[k], String).label(f"f_{k}") for k in keys]
+    combos = covered(
+        select(literal("_combo").label("facet"), *label_cols, func.count().label("n"))
+        .where(*where, *conds())
+        .group_by(*(FACETS[k] for k in keys))
+    )
+    parts.append(combos)
     if with_facets:
-        for key in FACETS:
-            col = base.c[key]
+        for key in filtered:
+            col = FACETS[key]
+            cells = [
+                cast(col, String).label(f"f_{k}")
+                if k == key
+                else literal(None, String).label(f"f_{k}")
+                for k in keys
+            ]
             parts.append(
-                select(
-                    literal(key).label("facet"),
-                    cast(col, String).label("value"),
-                    func.count().label("n"),
+                covered(
+                    select(literal(key).label("facet"), *cells, func.count().label("n"))
+                    .where(*where, *conds(key))
+                    .group_by(col)
                 )
-                .where(*conds(key))
-                .group_by(col)
             )
-    parts.append(
-        select(
-            literal("_total").label("facet"), literal("").label("value"), func.count().label("n")
-        )
-        .select_from(base)
-        .where(*conds())
-    )
     order = (
-        (base.c.score, base.c.code)
-        if matched is not None
-        else (base.c.updated_at.desc(), base.c.id.desc())
+        (rank, Resource.code)
+        if found is not None
+        else (Resource.updated_at.desc(), Resource.id.desc())
     )
-    page_rows = (
-        select(base.c.id, func.row_number().over(order_by=order).label("rn"))
-        .where(*conds())
+    page_q = (
+        select(Resource.id.label("id"), rank.label("rank"))
+        .where(*where, *conds())
         .order_by(*order)
         .offset(offset)
         .limit(limit)
-        .subquery("page")
     )
+    page_rows = (covered(page_q) if found is not None else page_q).subquery("page")
     parts.append(
         select(
             literal("_page").label("facet"),
-            cast(page_rows.c.id, String).label("value"),
-            page_rows.c.rn.label("n"),
+            cast(page_rows.c.id, String).label("f_org"),
+            *(literal(None, String).label(f"f_{k}") for k in keys[1:]),
+            page_rows.c.rank.label("n"),
         )
     )
     total = 0
     ranks: dict[int, int] = {}
-    facets: dict[str, list[FacetValue]] = {}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == "_total":
-            total = int(n)
+    counters: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for row in session.execute(union_all(*parts)):
+        facet, values, n = row[0], row[1:-1], int(row[-1])
+        if facet == "_combo":
+            total += n
+            for k, v in zip(keys, values, strict=True):
+                if k in shared_keys:
+                    counters[k][str(v)] = counters[k].get(str(v), 0) + n
         elif facet == "_page":
-            ranks[int(value)] = int(n)
+            ranks[int(values[0])] = n
         else:
-            chosen = filters.get(facet, [])
-            facets.setdefault(facet, []).append(
-                FacetValue(str(value), int(n), str(value) in chosen)
+            v = values[keys.index(facet)]
+            counters[facet][str(v)] = counters[facet].get(str(v), 0) + n
+    facets: dict[str, list[FacetValue]] = {}
+    if with_facets:
+        for k in keys:
+            picked = filters.get(k, [])
+            facets[k] = sorted(
+                (FacetValue(v, n, v in picked) for v, n in counters[k].items()),
+                key=lambda f: (-f.count, f.value),
             )
-    for values in facets.values():
-        values.sort(key=lambda f: (-f.count, f.value))
-    resources = (
-        sorted(
-            session.scalars(select(Resource).where(Resource.id.in_(list(ranks)))),
-            key=lambda r: ranks[r.id],
-        )
-        if ranks
-        else []
+    loaded = (
+        list(session.scalars(select(Resource).where(Resource.id.in_(list(ranks))))) if ranks else []
     )
+    if found is not None:
+        resources = sorted(loaded, key=lambda r: (ranks[r.id], r.code))
+    else:
+        resources = sorted(loaded, key=lambda r: (r.updated_at, r.id), reverse=True)
     hits = item_hits(session, q, [r.id for r in resources]) if q and resources else {}
     return SearchResult(
         total=total,

@@ -44,5 +44,10 @@ def build(ctx: DemoContext) -> None:
     ctx.console.print(
         f"  指标 {result.computed} 项，预测 {result.forecasts} 项，预警 {result.alerts_opened} 条"
     )
+    # The platform's own records (catalog, warehouse) start today: snapshot them as of today.
+    builtins = [i.code for i in service.list_indicators(ctx.session, system) if i.builtin]
+    service.refresh(
+        ctx.session, wh, codes=builtins, until=service.local_today(), forecast=False, actor=system
+    )
     for back in range(ARCHIVE_DAYS - 1, -1, -1):
         report.generate(ctx.session, end - timedelta(days=back), actor=system)

@@ -507,7 +507,7 @@ CITY_INDICATORS: list[dict[str, Any]] = [
         _dsum(TR, "metro_riders"),
         TR,
         featured=True,
-        lower=600_000.0,
+        lower=750_000.0,
     ),
     _i(
         "traffic.taxi",

@@ -501,7 +501,24 @@ def execute_load(
             if tracker.value is not None:
                 source.watermark = connectors.encode_watermark(tracker.value)
     _finish(session, actor, load, LoadStatus.succeeded, stats, None)
+    _announce(session, load, spec, wh)
     return load
+
+
+def _announce(session: Session, load: Load, spec: ResourceSpec, wh: Warehouse) -> None:
+    """Tell the ``gongshu.load_listeners`` plugins (open data, …) that a load was published.
+
+    Listener failures are logged by ``notify`` and never undo the load."""
+    from gongshu.opendata.hooks import LoadPublished, notify
+
+    event = LoadPublished(
+        resource_id=spec.id,
+        table=spec.table,
+        load_id=load.id,
+        rows=load.rows_accepted,
+        mode=load.mode,
+    )
+    notify(session, event, warehouse=wh)
 
 
 def _finish(

@@ -135,6 +135,8 @@ def upgrade() -> None:
                 "open_type",
                 "grade",
                 "update_cycle",
+                "code",
+                "updated_at",
             ],
             unique=False,
         )

@@ -4,9 +4,8 @@ Runs before the ingest demo (``demo_order`` 35 < 40): every published resource g
 rules suggested from its data elements and key flags, confirmed by its department's
 officer, plus two cross-resource rules on 社会保险参保信息 (关联性: the insured person
 exists in 人口基本信息; 一致性/一数一源: the same person's name agrees). All demo rules
-only warn, so every load publishes (uploads of a few hand-typed rows too) and the gate
-runs record scores and open problems; a bureau turns rules into blocking ones per
-resource once its sources are clean.
+warn, except the ID-number rule which blocks above a 5 % failure rate, so the demo loads
+publish and their gate runs record scores and open problems.
 """
 
 from __future__ import annotations
@@ -45,6 +44,8 @@ def build(ctx: DemoContext) -> None:
         for rule in service.suggest_rules(ctx.session, actor, spec.id, None):
             rule.status, rule.confirmed_by = "active", actor.name
             rule.severity = "warning"
+            if rule.kind == "ric":
+                rule.severity, rule.threshold = "blocking", 0.05
             if rule.kind == "freshness":  # the demo history is one load old at most
                 rule.status = "suggested"
             count += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import statistics
 import time
 import unicodedata
@@ -351,11 +350,6 @@ def test_one_million_persons_generate_in_seconds(capsys: pytest.CaptureFixture[s
     with capsys.disabled():
         print(f"\n1,000,000 persons generated in {elapsed:.2f} s ({rows / elapsed:,.0f} rows/s)")
     assert rows == 1_000_000
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 _STREAM_PROBE = """

@@ -291,6 +291,21 @@ def test_execute_shapes(wh: Warehouse) -> None:
     assert wh.to_pyarrow(t.n.max()).as_py() == 2
 
 
+def test_native_cursor_is_per_thread_duckdb_or_none(wh: Warehouse) -> None:
+    load(wh, sample_rows(["a", "b"]), 1)
+    cur = wh.native_cursor()
+    if wh.engine != "duckdb":
+        assert cur is None
+        return
+    assert cur is wh.native_cursor()  # the same cursor on the same thread
+    assert cur.execute(f"SELECT count(*) FROM {T}").fetchone() == (2,)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(wh.native_cursor).result()
+    assert other is not cur
+
+
 def test_reopen_sees_published_data(open_wh: Callable[..., Warehouse]) -> None:
     wh = open_wh()
     load(wh, sample_rows(["a", "b"]), 1)

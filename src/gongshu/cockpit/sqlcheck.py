@@ -164,7 +164,7 @@ def run_sql(warehouse: Any, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> p
         # Spark: ibis transpiles the DuckDB-dialect query; the job's own timeouts apply.
         expr = warehouse._ibis.sql(sql, dialect=DIALECT)
         return warehouse.execute(expr)
-    con = warehouse._backend().con  # the calling thread's cursor (see duckdb_engine)
+    con = warehouse.native_cursor()
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.start()
     try:

@@ -65,10 +65,7 @@ def _q(name: str) -> str:
 
 
 def _duckdb_cursor(wh: Warehouse) -> Any | None:
-    if getattr(wh, "engine", None) != "duckdb":
-        return None
-    # The warehouse's per-thread cursor (thread safety as documented there).
-    return wh._backend().con  # type: ignore[attr-defined]
+    return wh.native_cursor()
 
 
 def ensure_key_index(wh: Warehouse, table: str, column: str) -> bool:

@@ -418,6 +418,15 @@ class Warehouse(ABC):
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         """Run ``expr``; pyarrow Table / ChunkedArray / Scalar as ibis' ``to_pyarrow``."""
 
+    def native_cursor(self) -> Any | None:
+        """The calling thread's DuckDB cursor, or ``None`` on engines without one.
+
+        For hot paths that must skip ibis compilation (the gateway's point lookups,
+        validated indicator SQL). Callers keep an ibis fallback for other engines, and
+        use the cursor only on the thread that asked for it.
+        """
+        return None
+
     @abstractmethod
     def to_batches(
         self, expr: ir.Table | ir.Column, batch_size: int = DEFAULT_BATCH_SIZE

@@ -140,6 +140,9 @@ class DuckDBWarehouse(Warehouse):
                 self._release_cursor(old)
         return backend
 
+    def native_cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._backend().con
+
     # --- reading -------------------------------------------------------------------
     def _raw_exists(self, cur: duckdb.DuckDBPyConnection, name: str) -> bool:
         return (

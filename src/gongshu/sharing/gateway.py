@@ -733,7 +733,8 @@ class CallContext:
         wanted = self.query.get("fields")
         if not wanted:
             return list(self.grant.items)
-        cols = [c.strip() for c in wanted.split(",") if c.strip()]
+        # Each item once: a repeated name must not yield a second, unmasked column.
+        cols = list(dict.fromkeys(c.strip() for c in wanted.split(",") if c.strip()))
         self.require_items(cols)
         return cols
 

@@ -351,13 +351,15 @@ class ExportKind(Kind):
             if grant.filter_column and grant.filter_values is not None
             else None
         )
+        rf_cols = [grant.filter_column] if grant.filter_column else []
         wh = ctx.runtime.warehouse()
         try:
             table = await ctx.runtime.run_blocking(
                 warehouse_access.page,
                 wh,
                 iface.table,
-                list(dict.fromkeys([*ctx.extra["fields"], *order])),
+                # The filter column too: shape() re-checks the grant's rows on it.
+                list(dict.fromkeys([*ctx.extra["fields"], *order, *rf_cols])),
                 order,
                 since,
                 offset,

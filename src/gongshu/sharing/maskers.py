@@ -174,10 +174,12 @@ def names() -> list[str]:
 def apply(table: pa.Table, masking: dict[str, str]) -> pa.Table:
     """Mask the named columns of a (small) result table."""
     for column, rule in masking.items():
-        if rule == "none" or column not in table.column_names:
+        if rule == "none":
             continue
-        i = table.column_names.index(column)
-        col = table.column(i)
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        table = table.set_column(i, column, get(rule)(arr))
+        # Every column of that name (a selection may repeat one): none leaves unmasked.
+        for i, name in enumerate(table.column_names):
+            if name == column:
+                col = table.column(i)
+                arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+                table = table.set_column(i, column, get(rule)(arr))
     return table

@@ -23,6 +23,7 @@ from gongshu.config import Settings, get_settings
 from gongshu.db import make_engine, make_sessionmaker
 from gongshu.errors import AppError
 from gongshu.plugins import domains
+from gongshu.warehouse import release_shared
 from gongshu.web.deps import LoginRequired, page_principal, session_user_principal
 from gongshu.web.i18n import validation_message
 from gongshu.web.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -126,6 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 hook = domain.load("on_shutdown")
                 if hook:
                     await hook(app)
+            # After every domain's hook: flushes at shutdown (IoT readings, loads) still
+            # need the process-wide warehouse the domains share.
+            release_shared(settings.warehouse_url)
             engine.dispose()
 
     app = FastAPI(

@@ -820,7 +820,6 @@ async def shutdown(app: Any) -> None:
     rt = getattr(app.state, "gateway", None)
     if rt is not None:
         await rt.stop()
-    warehouse_access.close(app.state.settings.warehouse_url)
 
 
 # ---- the ASGI handler --------------------------------------------------------------

@@ -5,13 +5,12 @@ once. Point lookups need a lean path: compiling an Ibis expression per call cost
 than the query, so on DuckDB the gateway runs parameterised SQL on the calling thread's
 warehouse cursor (the same per-thread cursor the warehouse hands Ibis) and keeps an ART
 index on each published key column. Other engines (Spark) go through Ibis expressions.
-When the ingest domain's shared accessor lands on main, ``warehouse`` delegates to it.
+``warehouse`` is the process-wide ``gongshu.warehouse.shared``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,31 +18,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from gongshu.warehouse import Warehouse, connect, validate_column_name, validate_table_name
+from gongshu.warehouse import (
+    Warehouse,
+    release_shared,
+    shared,
+    validate_column_name,
+    validate_table_name,
+)
 
 log = logging.getLogger("gongshu.sharing")
 # Results here are a handful of rows; the extra copy DuckDB warns about is negligible.
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
-_open: dict[str, Warehouse] = {}
-_lock = threading.Lock()
 
 
 def warehouse(url: str) -> Warehouse:
-    wh = _open.get(url)
-    if wh is None:
-        with _lock:
-            wh = _open.get(url)
-            if wh is None:
-                wh = connect(url)
-                _open[url] = wh
-    return wh
+    """The process-wide warehouse (``gongshu.warehouse.shared``)."""
+    return shared(url)
 
 
 def close(url: str) -> None:
-    with _lock:
-        wh = _open.pop(url, None)
-    if wh is not None:
-        wh.close()
+    release_shared(url)
 
 
 # DuckDB result type names → Arrow types for small results built from tuples.

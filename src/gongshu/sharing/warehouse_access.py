@@ -11,6 +11,7 @@ index on each published key column. Other engines (Spark) go through Ibis expres
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -129,8 +129,9 @@ def _statement(cur: Any, sql: str) -> Any:
     every execution (so a republished table is seen), but skips its parser (~10% of a
     point query). A DB-API cursor has no prepared statements to keep instead."""
     cache: dict[str, Any] | None = getattr(_parsed, "cache", None)
-    if cache is None or len(cache) > 256:
-        cache = _parsed.cache = {}
+    if cache is None or len(cache) > 256 or _parsed.cursor is not cur:
+        cache = _parsed.cache = {}  # a reopened warehouse parses afresh
+        _parsed.cursor = cur
     stmt = cache.get(sql)
     if stmt is None:
         stmt = cache[sql] = cur.extract_statements(sql)[0]

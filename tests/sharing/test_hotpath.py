@@ -223,13 +223,13 @@ def test_another_process_revoking_applies_after_the_poll(
     rt = client.app.state.gateway  # type: ignore[attr-defined]
     q = {"gmsfhm": world["w"].persons.column("gmsfhm")[0].as_py()}
     assert client.get("/gw/person-query", params=q, headers=_h(plain)).status_code == 200
+    generation = gateway.generation()
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:  # what a grant revocation commits in the other process
         conn.execute(update(Grant).where(Grant.id == grant.id).values(status="revoked"))
         conn.execute(text("UPDATE share_gateway_state SET generation = generation + 1"))
-    # Not yet polled: this process still answers from its snapshot (the documented bound).
-    assert client.get("/gw/person-query", params=q, headers=_h(plain)).status_code == 200
-    client.portal.call(rt.poll_generation)
+    assert gateway.generation() == generation  # this process's hook saw nothing
+    client.portal.call(rt.poll_generation)  # what the flusher does every cache_poll_s
     r = client.get("/gw/person-query", params=q, headers=_h(plain))
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_granted"
 

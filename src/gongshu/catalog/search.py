@@ -61,6 +61,8 @@ FACETS: dict[str, Any] = {
     "update_cycle": Resource.update_cycle,
     "status": Resource.status,
 }
+# Facets with a handful of values each (their combinations are few).
+COMBINED = ("share_type", "open_type", "grade", "update_cycle", "status")
 FACET_LABELS = {
     "org": "提供部门",
     "domain": "所属领域",
@@ -299,68 +301,82 @@ def search(
             )
         )
     keys = list(FACETS)
-    cols = [
-        Resource.id.label("id"),
-        Resource.code.label("code"),
-        Resource.updated_at.label("updated_at"),
-        *(FACETS[k].label(f"f_{k}") for k in keys),
-    ]
+    facet_cols = [FACETS[k].label(f"f_{k}") for k in keys]
     if matched is not None:
         m = matched.cte("m")
         if _materialized(session):
             m = m.prefix_with("MATERIALIZED")
-        base = select(*cols, case((m.c.in_name, 0), else_=1).label("rank")).join(
-            m, m.c.rid == Resource.id
-        )
+        rank = case((m.c.in_name, 0), else_=1).label("rank")
+        # From the (few thousand) matches into the resources by primary key.
+        base = select(Resource.id.label("id"), Resource.code.label("code"), rank, *facet_cols)
+        base = base.join(m, m.c.rid == Resource.id)
     else:
-        base = select(*cols, literal(1).label("rank"))
-    # SQLite would fetch each matching row by id (wide rows, many page reads); the
-    # narrow covering index holds every column a search needs.
-    base = base.where(visibility(actor)).with_hint(
-        Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite"
-    )
-    r = base.cte("r")
+        # Browsing counts every visible resource: read the narrow covering index of the
+        # facet columns, not the wide rows (the page comes from the updated_at index).
+        base = select(*facet_cols).with_hint(
+            Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite"
+        )
+    r = base.where(visibility(actor)).cte("r")
     if _materialized(session):
         r = r.prefix_with("MATERIALIZED")
 
-    def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
+    def conds(skip: str | None = None, src: Any = None) -> list[ColumnElement[bool]]:
         out = []
         for key, values in filters.items():
             if key != skip:
-                col = r.c[f"f_{key}"]
+                col = r.c[f"f_{key}"] if src is None else FACETS[key]
                 out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
         return out
 
-    parts: list[Select[Any]] = [
-        select(literal("_total").label("facet"), literal(None, String).label("value"))
-        .add_columns(func.count().label("n"))
-        .select_from(r)
-        .where(*conds())
-    ]
+    # Facets of few values without an active filter share one GROUP BY of their
+    # combinations (dozens of rows, summed here; the total is their sum): each GROUP BY
+    # sorts every matching row, and SQLite has no GROUPING SETS. The rest (org, domain,
+    # facets with an active filter, counted without it) get one GROUP BY each.
+    combo = [k for k in COMBINED if k not in filters] if with_facets else []
+    if len(combo) < 2:
+        combo = []
+    width = max(len(COMBINED), 1)
+
+    def row(facet: str, values: list[Any], n: Any) -> Select[Any]:
+        cells = [cast(v, String) for v in values]
+        cells += [literal(None, String)] * (width - len(cells))
+        return select(literal(facet), *cells, n)
+
+    parts: list[Select[Any]] = []
+    if combo:
+        ccols = [r.c[f"f_{k}"] for k in combo]
+        parts.append(row("_combo", ccols, func.count()).where(*conds()).group_by(*ccols))
+    else:
+        parts.append(row("_total", [], func.count()).select_from(r).where(*conds()))
     if with_facets:
         for key in keys:
-            col = r.c[f"f_{key}"]
-            parts.append(
-                select(literal(key).label("facet"), cast(col, String).label("value"))
-                .add_columns(func.count().label("n"))
-                .where(*conds(key))
-                .group_by(col)
-            )
-    order = (r.c.rank, r.c.code) if matched is not None else (r.c.updated_at.desc(), r.c.id.desc())
-    page = (
-        select(r.c.id, r.c.rank).where(*conds()).order_by(*order).offset(offset).limit(limit)
-    ).subquery("page")
-    parts.append(select(literal("_page"), cast(page.c.id, String), page.c.rank))
+            if key not in combo:
+                col = r.c[f"f_{key}"]
+                parts.append(row(key, [col], func.count()).where(*conds(key)).group_by(col))
+    if matched is not None:
+        page_q = select(r.c.id, r.c.rank).where(*conds()).order_by(r.c.rank, r.c.code)
+    else:
+        page_q = (
+            select(Resource.id.label("id"), literal(1).label("rank"))
+            .where(visibility(actor), *conds(src=Resource))
+            .order_by(Resource.updated_at.desc(), Resource.id.desc())
+        )
+    page = page_q.offset(offset).limit(limit).subquery("page")
+    parts.append(row("_page", [page.c.id], page.c.rank))
     total = 0
     ranks: dict[int, int] = {}
     counters: dict[str, dict[str, int]] = {k: {} for k in keys}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet == "_total":
+    for facet, *values, n in session.execute(union_all(*parts)):
+        if facet == "_combo":
+            total += n
+            for k, v in zip(combo, values, strict=False):
+                counters[k][v] = counters[k].get(v, 0) + n
+        elif facet == "_total":
             total = int(n)
         elif facet == "_page":
-            ranks[int(value)] = int(n)
+            ranks[int(values[0])] = int(n)
         else:
-            counters[facet][str(value)] = int(n)
+            counters[facet][str(values[0])] = int(n)
     facets: dict[str, list[FacetValue]] = {}
     if with_facets:
         for k in keys:

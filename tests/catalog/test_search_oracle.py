@@ -201,3 +201,50 @@ def test_search_matches_the_oracle(session: Session, catalog: dict[str, Any]) ->
         and [r.id for r in fast.resources]
         == oracle(docs, items, actors[0], "信息", {}, 0, 7)["page"]
     )
+
+
+ITEM_QUERIES = ["统一社会信用代码", "经度", "哪些资源有字段叫行政区划代码", "登记", "%", "火星基地"]
+
+
+@pytest.mark.slow
+def test_item_search_matches_the_oracle(session: Session, catalog: dict[str, Any]) -> None:
+    docs, items, orgs = catalog["docs"], catalog["items"], catalog["orgs"]
+    by_id = {d.res.id: d.res for d in docs}
+    actors = [
+        Principal(kind="user", id=None, name="a", role="admin"),
+        Principal(kind="user", id=None, name="o", role="officer", org_id=orgs[1]),
+    ]
+    exact_names = sorted({it.name for its in items.values() for it in its})[:3]
+    cases = [(q, False) for q in ITEM_QUERIES] + [(q, True) for q in [*exact_names, "zzz"]]
+    sizes = Counter[bool]()
+    for q, exact in cases:
+        for actor in actors:
+            terms = query_terms(q)
+            want = []
+            for rid, its in items.items():
+                r = by_id[rid]
+                if not (
+                    actor.role == "admin"
+                    or r.owner_org_id == actor.org_id
+                    or r.status == "published"
+                ):
+                    continue
+                for it in its:
+                    text = f"{it.name} {it.column} {it.data_element or ''}"
+                    if exact:
+                        hit = q in (it.name, it.data_element, it.column) or it.column == q.lower()
+                    elif terms:
+                        hit = search._matches(terms, frozenset(index_tokens(text).split()))
+                    else:
+                        hit = q in it.name
+                    if hit:
+                        want.append((it.name != q, r.code, it.position, it.id))
+            want.sort()
+            sizes[bool(want)] += 1
+            for offset in (0, 5, len(want) + 3):
+                got = search.search_items(session, actor, q, exact=exact, offset=offset, limit=7)
+                where = (q, exact, actor.role, offset)
+                assert got.total == len(want), where
+                assert [i.id for i, _ in got.rows] == [w[-1] for w in want[offset : offset + 7]]
+                assert all(i.resource_id == r.id for i, r in got.rows), where
+    assert sizes[True] >= 6 and sizes[False] >= 2, sizes

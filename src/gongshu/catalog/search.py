@@ -479,10 +479,16 @@ def search_items(
     offset: int = 0,
     limit: int = 50,
 ) -> ItemSearchResult:
-    """Item-level hits: "which resources have a field called 统一社会信用代码?"."""
+    """Item-level hits: "which resources have a field called 统一社会信用代码?".
+
+    One statement pages narrow id rows and counts them all (a window count); only the
+    page's items and resources are loaded as objects.
+    """
     started = time.perf_counter()
     q = q.strip()[:100]
-    base = select(Item, Resource).join(Resource, Resource.id == Item.resource_id)
+    base = select(Item.id, Item.resource_id, func.count().over().label("total")).join(
+        Resource, Resource.id == Item.resource_id
+    )
     where: list[ColumnElement[bool]] = [visibility(actor)]
     if exact:
         where.append(or_(Item.name == q, Item.data_element == q, Item.column == q.lower()))
@@ -494,12 +500,21 @@ def search_items(
             sub = matched.subquery("im")
             base = base.join(sub, sub.c.item_id == Item.id)
     stmt = base.where(*where)
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = session.execute(
+    page = session.execute(
         stmt.order_by((Item.name == q).desc(), Resource.code, Item.position)
         .offset(offset)
         .limit(limit)
     ).all()
-    return ItemSearchResult(
-        total=total, rows=[(i, r) for i, r in rows], took_ms=(time.perf_counter() - started) * 1000
-    )
+    if page:
+        total = int(page[0].total)
+    elif offset:  # past the end: no row brought the window count
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    else:
+        total = 0
+    rows: list[tuple[Item, Resource]] = []
+    if page:
+        iids, rids = [p[0] for p in page], {p[1] for p in page}
+        items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(iids)))}
+        res = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(rids)))}
+        rows = [(items[iid], res[rid]) for iid, rid, _ in page]
+    return ItemSearchResult(total=total, rows=rows, took_ms=(time.perf_counter() - started) * 1000)

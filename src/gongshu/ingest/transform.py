@@ -247,6 +247,11 @@ def _date_general(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.fill_null(extra, False), pa.scalar(None, pa.date32()), out)
 
 
+def _iso(values: pa.Array, target: pa.DataType, strict: Callable[[pa.Array], pa.Array]):  # type: ignore[no-untyped-def]
+    out = _try_cast(values, target)
+    return strict(values) if out is None else out
+
+
 def _two_speed(
     col: pa.Array,
     iso: str,
@@ -258,17 +263,23 @@ def _two_speed(
 
     Clean batches (the norm) cost one regex and one cast. If an ISO-shaped value is
     impossible (1990-02-30) the cast refuses the whole batch, and ``iso_strict`` (strptime
-    plus a day check) parses the ISO values instead; only the non-ISO rows pay for
-    ``general``'s canonicalisation.
+    plus a day check) parses the ISO values instead. The commonest other spelling,
+    ``2024/01/05`` (Excel's), is ISO-shaped once its slashes are dashes and takes the
+    same way; only the remaining rows pay for ``general``'s canonicalisation (whose
+    first step is that same replacement, so the result is the same).
     """
     shaped = pc.fill_null(pc.match_substring_regex(col, iso), False)
-    iso_values = pc.if_else(shaped, col, None)
-    out = _try_cast(iso_values, target)
-    if out is None:
-        out = iso_strict(iso_values)
+    out = _iso(pc.if_else(shaped, col, None), target, iso_strict)
     others = pc.and_(pc.is_valid(col), pc.invert(shaped))
     if _any(others):
-        out = pc.replace_with_mask(out, others, general(col.filter(others)))
+        rest = col.filter(others)
+        dashed = pc.replace_substring(rest, "/", "-")
+        alt = pc.fill_null(pc.match_substring_regex(dashed, iso), False)
+        part = _iso(pc.if_else(alt, dashed, None), target, iso_strict)
+        odd = pc.invert(alt)
+        if _any(odd):
+            part = pc.replace_with_mask(part, odd, general(rest.filter(odd)))
+        out = pc.replace_with_mask(out, others, part)
     return out
 
 
@@ -427,16 +438,27 @@ class Transformer:
         accepted = pa.RecordBatch.from_arrays(columns, schema=self.schema)
         rejected = _bad_rows(bad or [])
         if checks:
-            # Each failed check contributes "message；"; rows with any text are rejected.
-            empty = pa.scalar("")
-            parts = [pc.if_else(mask, pa.scalar(msg + "；"), empty) for mask, msg in checks]
-            reason = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
-            reject = pc.not_equal(reason, "")
+            # Rows failing any check are rejected; their reason is every failed check's
+            # message joined with "；". Built for the rejected rows only (a handful),
+            # not as a string column over the whole batch.
+            masks = [pc.fill_null(mask, False) for mask, _ in checks]
+            reject = masks[0]
+            for mask in masks[1:]:
+                reject = pc.or_(reject, mask)
             accepted = accepted.filter(pc.invert(reject))
-            rows = batch.filter(reject)
-            reason = pc.utf8_rtrim(reason.filter(reject), characters="；")
+            empty = pa.scalar("")
+            parts = [
+                pc.if_else(mask.filter(reject), pa.scalar(msg + "；"), empty)
+                for mask, (_, msg) in zip(masks, checks, strict=True)
+            ]
+            reason = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
             value_rejects = pa.RecordBatch.from_arrays(
-                [lines.filter(reject), reason, raw_text(rows)], schema=REJECT_SCHEMA
+                [
+                    lines.filter(reject),
+                    pc.utf8_rtrim(reason, characters="；"),
+                    raw_text(batch.filter(reject)),
+                ],
+                schema=REJECT_SCHEMA,
             )
             rejected = _concat([rejected, value_rejects])
         return TransformResult(accepted, rejected)

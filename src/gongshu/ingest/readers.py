@@ -42,7 +42,7 @@ FORMATS = {
     "jsonl": "JSON Lines",
     "parquet": "Parquet",
 }
-CSV_BLOCK_BYTES = 8 * 1024 * 1024
+CSV_BLOCK_BYTES = 4 * 1024 * 1024
 SEGMENT_BYTES = 16 * 1024 * 1024
 ROWS_PER_BATCH = 65_536
 # Encodings whose multi-byte characters never contain a byte below 0x40 (every trail
@@ -225,30 +225,36 @@ class CsvReader(TabularReader):
         self, segment: bytes, skip: int, offset: int, counter: Any
     ) -> Iterator[RawBatch]:
         """A segment of GBK/GB18030 bytes: parsed as binary columns, text decoded per
-        column. A ragged row sends the segment down the UTF-8 path (pyarrow reports a
-        bad row's text as UTF-8 only); a segment starts at a record, so decoding it on
-        its own gives the same text as decoding the stream."""
+        column. From a ragged row on, the segment goes the UTF-8 way (pyarrow reports a
+        bad row's text as UTF-8 only): a segment starts at a record, so decoding it on
+        its own gives the stream's text, and its first ``done`` rows, all good, are
+        already out."""
         encoding = self.encoding or "gbk"
+        line = offset + skip + 1
+        done = 0
         try:
-            parsed = list(self._read_segment(segment, skip, binary=True))
+            for batch in self._read_segment(segment, skip, binary=True):
+                columns = []
+                for col in batch.columns:
+                    text_col, bad = decode_column(col, encoding)
+                    self._decoded_bad = self._decoded_bad or bad
+                    columns.append(text_col)
+                n = batch.num_rows
+                lines = pa.array(np.arange(line + done, line + done + n, dtype=np.int64))
+                done += n
+                yield RawBatch(
+                    pa.record_batch(columns, names=self.columns), lines, [], counter.bytes_in
+                )
         except pa.ArrowInvalid:
             text = segment.decode(encoding, "replace")
             self._decoded_bad = self._decoded_bad or REPLACEMENT in text
-            yield from self._parse(text.encode("utf-8"), skip, offset, counter)
-            return
-        line = offset + skip + 1
-        for batch in parsed:
-            columns = []
-            for col in batch.columns:
-                text_col, bad = decode_column(col, encoding)
-                self._decoded_bad = self._decoded_bad or bad
-                columns.append(text_col)
-            n = batch.num_rows
-            lines = pa.array(np.arange(line, line + n, dtype=np.int64))
-            line += n
-            yield RawBatch(
-                pa.record_batch(columns, names=self.columns), lines, [], counter.bytes_in
-            )
+            for raw in self._parse(text.encode("utf-8"), skip, offset, counter):
+                drop = min(done, raw.batch.num_rows)
+                done -= drop
+                if drop:  # bad rows all come after the rows already out
+                    raw = RawBatch(raw.batch.slice(drop), raw.lines[drop:], raw.bad, raw.bytes_read)
+                if raw.batch.num_rows or raw.bad:
+                    yield raw
 
     def _read_segment(
         self, segment: bytes, skip: int, *, binary: bool, on_invalid: Any = None
@@ -342,18 +348,19 @@ def decode_column(col: pa.Array, encoding: str) -> tuple[pa.Array, bool]:
         keep = np.ones(joined.size, bool)
         keep[nuls] = False
         joined[keep] = data
+        del keep
         text = joined.tobytes().decode(encoding, "replace")
-        utf8 = np.frombuffer(text.encode("utf-8"), np.uint8)
-        ends = np.flatnonzero(utf8 == 0)
+        del joined
+        encoded = text.encode("utf-8")
+        ends = np.flatnonzero(np.frombuffer(encoded, np.uint8) == 0)
         if len(ends) == n:  # else an invalid sequence swallowed a NUL: decode one by one
             new_offsets = np.empty(n + 1, np.int32)
             new_offsets[0] = 0
             new_offsets[1:] = ends - np.arange(n)
-            compact = utf8[utf8 != 0]
             out = pa.Array.from_buffers(
                 pa.string(),
                 n,
-                [validity, pa.py_buffer(new_offsets), pa.py_buffer(compact)],
+                [validity, pa.py_buffer(new_offsets), pa.py_buffer(encoded.replace(b"\0", b""))],
                 null_count=col.null_count,
             )
             return out, REPLACEMENT in text

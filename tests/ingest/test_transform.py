@@ -154,3 +154,12 @@ def test_rows_with_empty_cells_are_never_lost() -> None:
         "330602199001010022",
     ]
     assert [r["line"] for r in result.rejected.to_pylist()] == [4]
+
+
+def test_normalising_an_ascii_batch_equals_the_unicode_way() -> None:
+    # Pure-ASCII batches take ASCII kernels; a value must not depend on its batch.
+    ascii_values = [f"{chr(c)}a b\t{chr(c)}" for c in range(128)] + ["", None]
+    for steps in [("nfkc", "trim"), ("nfkc", "nospace", "upper"), ("trim",), ("upper",)]:
+        alone = T.normalise(pa.array(ascii_values, pa.string()), steps).to_pylist()
+        mixed = T.normalise(pa.array([*ascii_values, "ａ"], pa.string()), steps).to_pylist()
+        assert alone == mixed[:-1], steps

@@ -169,22 +169,24 @@ def _any(mask: pa.Array) -> bool:
 
 
 def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
+    ascii_only = False  # known to be pure ASCII (then the ASCII kernels give the same)
     for step in steps:
         if step == "nfkc":
             # Most batches are pure ASCII: skip the Unicode pass for them.
-            if not pc.all(pc.string_is_ascii(col)).as_py():
+            ascii_only = bool(pc.all(pc.string_is_ascii(col)).as_py())
+            if not ascii_only:
                 col = pc.utf8_normalize(col, "NFKC")
         elif step == "trim":
-            col = pc.utf8_trim_whitespace(col)
+            col = pc.utf8_trim_whitespace(col)  # (ASCII's trims fewer: not \x1c-\x1f)
         elif step == "nospace":
             col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
         elif step == "upper":
-            col = pc.utf8_upper(col)
+            col = pc.ascii_upper(col) if ascii_only else pc.utf8_upper(col)
     return col
 
 
 def _blank_to_null(col: pa.Array) -> pa.Array:
-    blank = pc.equal(pc.utf8_length(col), 0)
+    blank = pc.equal(pc.binary_length(col), 0)
     if not _any(blank):
         return col
     return pc.if_else(blank, pa.scalar(None, col.type), col)

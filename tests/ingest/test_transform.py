@@ -163,3 +163,39 @@ def test_normalising_an_ascii_batch_equals_the_unicode_way() -> None:
         alone = T.normalise(pa.array(ascii_values, pa.string()), steps).to_pylist()
         mixed = T.normalise(pa.array([*ascii_values, "ａ"], pa.string()), steps).to_pylist()
         assert alone == mixed[:-1], steps
+
+
+YEARS = [0, 1, 4, 100, 400, 1582, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 9999]
+
+
+def test_iso_dates_follow_the_calendar_like_the_general_parser() -> None:
+    # Every month 00-13 and day 00-32 of leap, non-leap and century years.
+    values = [f"{y:04d}-{m:02d}-{d:02d}" for y in YEARS for m in range(14) for d in range(33)]
+    odd = ["2024-01-0a", "2024-01-01 ", "2024-1-01", "２０２４-01-01", "2024-01-011", None]
+    col = pa.array([*values, *odd], pa.string())
+    shaped, parsed = T.parse_iso(col, T.DATE_LAYOUT)
+    assert shaped.tolist() == [True] * len(values) + [False] * len(odd)
+    general = _ints(T._date_general(col))
+    assert _ints(parsed)[: len(values)] == general[: len(values)]
+    assert _ints(T.parse_date(col)) == general
+    leap_years = 5  # 0000, 0004, 0400, 2000, 2024
+    real_days = leap_years * 366 + (len(YEARS) - leap_years) * 365
+    assert sum(v is not None for v in general[: len(values)]) == real_days
+
+
+def test_iso_times_follow_the_clock_like_the_general_parser() -> None:
+    values = [
+        f"{day}{sep}{h:02d}:{mi:02d}:{s:02d}"
+        for day in ("0000-02-29", "1900-02-29", "2024-02-29", "2024-12-31", "2023-02-29")
+        for sep in " T"
+        for h in (0, 9, 23, 24, 99)
+        for mi in (0, 59, 60)
+        for s in (0, 59, 60, 61, 62)
+    ]
+    odd = ["2024-01-01 08:00", "2024-01-01X08:00:00", None]
+    col = pa.array([*values, *odd], pa.string())
+    shaped, parsed = T.parse_iso(col, T.DATETIME_LAYOUT)
+    assert shaped.tolist() == [True] * len(values) + [False] * len(odd)
+    general = _ints(T._datetime_general(col))
+    assert _ints(parsed)[: len(values)] == general[: len(values)]
+    assert sum(v is not None for v in general[: len(values)]) > 40

@@ -92,7 +92,9 @@ def run_load(
         writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
 
         def accepted() -> Iterator[pa.RecordBatch]:
-            for raw in reader.batches():
+            # Three stages in their own threads: reading (parse, decode), transforming,
+            # and the warehouse writing.
+            for raw in prefetch(reader.batches()):
                 if on_batch is not None:
                     on_batch(raw.batch)
                 transformer.check_replacement = reader.replaced
@@ -156,8 +158,8 @@ _DONE = object()
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Produce ``items`` in a background thread, up to ``depth`` ahead of the consumer.
 
-    Reading, decoding and transforming the next batch (pyarrow kernels release the GIL)
-    then overlaps with the warehouse writing the previous one. Memory stays bounded by
+    The stages of a load then overlap (pyarrow kernels and DuckDB release the GIL):
+    reading the next batch, transforming this one, writing the last. Memory stays bounded by
     ``depth`` batches. An exception in the producer is raised in the consumer; when the
     consumer stops early (a failed insert), the producer stops at its next batch and
     closes ``items``.

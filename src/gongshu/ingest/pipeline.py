@@ -155,7 +155,7 @@ class _Failed:
 _DONE = object()
 
 
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Produce ``items`` in a background thread, up to ``depth`` ahead of the consumer.
 
     The stages of a load then overlap (pyarrow kernels and DuckDB release the GIL):

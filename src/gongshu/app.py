@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -114,9 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hook = domain.load("on_startup")
             if hook:
                 await hook(app)
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # cyclic GC, whose full passes over ~350k startup objects paused every request
+        # for 0.2–0.5 s (the gateway's p99). Unfrozen on shutdown so apps can be freed.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             for domain in reversed(loaded):
                 hook = domain.load("on_shutdown")
                 if hook:

@@ -17,7 +17,7 @@ class OpenSettings(BaseSettings):
         True, description="行数据接口 /api/v1/open 是否必须带应用密钥"
     )
     page_index_mb: int = Field(
-        64, description="深分页索引（按排序保存主键）的内存上限（MB），0 为不使用"
+        128, description="深分页索引（按排序保存主键）的内存上限（MB），0 为不使用"
     )
 
 

@@ -121,6 +121,10 @@ class View:
     columns: tuple[str, ...]
     types: dict[str, Any]  # column -> ibis dtype
     strings: tuple[str, ...]  # text columns (CKAN ``q``)
+    # Arrow types when every column converts from Python values (the canonical warehouse
+    # types do): small pages are then built from DuckDB's tuples, skipping its Arrow
+    # export, which costs more than the query itself for 100 rows.
+    arrow: dict[str, pa.DataType] | None = None
 
 
 def view(
@@ -146,15 +150,30 @@ def view(
     if found is None:
         expr = query.published(wh.table(table), columns, row_filter)
         schema = expr.schema()
+        arrow = schema.to_pyarrow()
         found = View(
             key=key,
             sql=ibis.to_sql(expr, dialect="duckdb"),
             columns=tuple(schema.names),
             types=dict(schema.items()),
             strings=tuple(n for n, t in schema.items() if t.is_string()),
+            arrow={f.name: f.type for f in arrow} if all(map(_simple, arrow.types)) else None,
         )
         _views.put(key, found)
     return found
+
+
+def _simple(t: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_date32(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_binary(t)
+        or (pa.types.is_timestamp(t) and t.tz in (None, "UTC"))
+    )
 
 
 # ---- SQL fragments mirroring query.py ------------------------------------------------
@@ -249,6 +268,20 @@ def _run(wh: Warehouse, sql: str, params: list[Any]) -> pa.Table:
     return cur.sql(sql, params=params or None).to_arrow_table()
 
 
+def _page(wh: Warehouse, v: View, select: Sequence[str], sql: str, params: list[Any]) -> pa.Table:
+    """A small result as Arrow with the view's types (the same table ``_run`` gives)."""
+    if v.arrow is None:
+        return _run(wh, sql, params)
+    cur = wh.native_cursor()
+    assert cur is not None
+    rows = cur.execute(sql, params).fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(select)
+    return pa.table(
+        [pa.array(c, type=v.arrow[n]) for c, n in zip(columns, select, strict=True)],
+        names=list(select),
+    )
+
+
 def _count(wh: Warehouse, v: View, where: Sql) -> int:
     key = (v.key, where[0], orjson.dumps(where[1], default=str))
     n = _counts.get(key)
@@ -284,35 +317,59 @@ def _page_index(
 def _build_index(
     wh: Warehouse, v: View, where: Sql, order: Sequence[tuple[str, bool]], keys: Sequence[str]
 ) -> pa.Table | str:
+    # One index may take a quarter of the budget; bigger shapes page by OFFSET. Keys take
+    # at least 8 bytes a row, so most oversized shapes are known before sorting them.
+    budget = (_indexes.max_bytes or 0) // 4
+    if _count(wh, v, where) * 8 * len(keys) > budget:
+        return _TOO_BIG
     sql = (
         f"SELECT {', '.join(_q(k) for k in keys)} FROM ({v.sql}) AS v "
         f"WHERE {where[0]} ORDER BY {_order_sql(order)}"
     )
     idx = _run(wh, sql, where[1]).combine_chunks()
-    # One index may take a quarter of the budget; bigger shapes page by OFFSET.
-    if idx.nbytes > (_indexes.max_bytes or 0) // 4:
-        return _TOO_BIG
-    return idx
+    return _TOO_BIG if idx.nbytes > budget else idx
 
 
 def _by_keys(
-    wh: Warehouse, v: View, select: str, where: Sql, keys: Sequence[str], page: pa.Table
-) -> pa.Table:
-    """Rows of the view whose keys are the page's, in the page's order."""
-    n = page.num_rows
-    unnest = ", ".join(f"unnest(?) AS __k{i}" for i in range(len(keys)))
-    on = " AND ".join(f"v.{_q(k)} = p.__k{i}" for i, k in enumerate(keys))
-    # The first key's range lets DuckDB skip row groups when rows are stored roughly in
-    # key order (the usual case: loads append in key order), e.g. unsorted pages.
-    lo_hi = pc.min_max(page.column(keys[0]))
-    params = [page.column(k).to_pylist() for k in keys] + [n] + where[1]
-    params += [lo_hi["min"].as_py(), lo_hi["max"].as_py()]
-    sql = (
-        f"SELECT {select} FROM ({v.sql}) AS v "
-        f"JOIN (SELECT {unnest}, unnest(range(?)) AS __pos) AS p ON {on} "
-        f"WHERE ({where[0]}) AND v.{_q(keys[0])} BETWEEN ? AND ? ORDER BY p.__pos"
-    )
-    return _run(wh, sql, params)
+    wh: Warehouse,
+    v: View,
+    select: Sequence[str],
+    where: Sql,
+    order: Sequence[tuple[str, bool]],
+    keys: Sequence[str],
+    page: pa.Table,
+) -> pa.Table | None:
+    """Rows of the view whose keys are the page's, in the page's order (None when the
+    keys do not map one-to-one to rows: duplicate or NULL keys)."""
+    cols = ", ".join(f"v.{_q(c)}" for c in select)
+    first = _q(keys[0])
+    lo, hi = page.column(0)[0].as_py(), page.column(0)[-1].as_py()
+    if len(keys) == 1 and list(order) == [(keys[0], False)]:
+        # In key order the page is exactly the matching rows between its first and last
+        # key: a range scan, which skips every row group outside it.
+        if lo is None or hi is None:
+            return None
+        sql = (
+            f"SELECT {cols} FROM ({v.sql}) AS v WHERE ({where[0]}) "
+            f"AND v.{first} BETWEEN ? AND ? ORDER BY v.{first}"
+        )
+        got = _page(wh, v, select, sql, [*where[1], lo, hi])
+    else:
+        n = page.num_rows
+        unnest = ", ".join(f"unnest(?) AS __k{i}" for i in range(len(keys)))
+        on = " AND ".join(f"v.{_q(k)} = p.__k{i}" for i, k in enumerate(keys))
+        # The first key's range lets DuckDB skip row groups when rows are stored roughly
+        # in key order (loads usually append in key order).
+        lo_hi = pc.min_max(page.column(0))
+        params = [page.column(k).to_pylist() for k in keys] + [n] + where[1]
+        params += [lo_hi["min"].as_py(), lo_hi["max"].as_py()]
+        sql = (
+            f"SELECT {cols} FROM ({v.sql}) AS v "
+            f"JOIN (SELECT {unnest}, unnest(range(?)) AS __pos) AS p ON {on} "
+            f"WHERE ({where[0]}) AND v.{first} BETWEEN ? AND ? ORDER BY p.__pos"
+        )
+        got = _page(wh, v, select, sql, params)
+    return got if got.num_rows == page.num_rows else None
 
 
 def read(
@@ -337,26 +394,23 @@ def read(
     if cursor is not None:
         page_cond = _where([*where, after(v, order, cursor)])
         sql = f"SELECT {cols} FROM ({v.sql}) AS v WHERE {page_cond[0]}{order_sql} LIMIT ?"
-        table = _run(wh, sql, [*page_cond[1], limit])
+        table = _page(wh, v, select, sql, [*page_cond[1], limit])
     elif offset > 0 and keys:
         idx = _page_index(wh, v, cond, order, keys)
         if idx is not None:
             total = idx.num_rows
             page = idx.slice(offset, limit)
             if page.num_rows == 0:
-                sql = f"SELECT {cols} FROM ({v.sql}) AS v LIMIT 0"
-                table = _run(wh, sql, [])
+                table = _page(wh, v, select, f"SELECT {cols} FROM ({v.sql}) AS v LIMIT 0", [])
             else:
-                got = _by_keys(wh, v, cols, cond, keys, page)
-                # Duplicate or NULL keys break the key -> row mapping: serve this shape
-                # by OFFSET instead (always correct, just slower).
-                if got.num_rows == page.num_rows:
-                    table = got
-                else:
+                table = _by_keys(wh, v, select, cond, order, keys, page)
+                if table is None:
+                    # Keys that do not identify rows: this shape pages by OFFSET from now
+                    # on (always correct, just slower).
                     _indexes.put(_index_key_of(v, cond, order, keys), _TOO_BIG)
     if table is None:
         sql = f"SELECT {cols} FROM ({v.sql}) AS v WHERE {cond[0]}{order_sql} LIMIT ? OFFSET ?"
-        table = _run(wh, sql, [*cond[1], limit, offset])
+        table = _page(wh, v, select, sql, [*cond[1], limit, offset])
     if want_total and total is None:
         total = _count(wh, v, cond)
     return table, total

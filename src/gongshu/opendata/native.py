@@ -268,17 +268,25 @@ def _run(wh: Warehouse, sql: str, params: list[Any]) -> pa.Table:
     return cur.sql(sql, params=params or None).to_arrow_table()
 
 
-def _page(wh: Warehouse, v: View, select: Sequence[str], sql: str, params: list[Any]) -> pa.Table:
-    """A small result as Arrow with the view's types (the same table ``_run`` gives)."""
+def _page(
+    wh: Warehouse,
+    v: View,
+    select: Sequence[str],
+    sql: str,
+    params: list[Any],
+    key_type_of: str | None = None,
+) -> pa.Table:
+    """A small result as Arrow with the view's types (the same table ``_run`` gives).
+    ``key_type_of``: the view column whose type the extra ``__k`` column has."""
     if v.arrow is None:
         return _run(wh, sql, params)
     cur = wh.native_cursor()
     assert cur is not None
     rows = cur.execute(sql, params).fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(select)
+    types = [v.arrow[key_type_of if n == "__k" and key_type_of else n] for n in select]
     return pa.table(
-        [pa.array(c, type=v.arrow[n]) for c, n in zip(columns, select, strict=True)],
-        names=list(select),
+        [pa.array(c, type=t) for c, t in zip(columns, types, strict=True)], names=list(select)
     )
 
 
@@ -354,6 +362,25 @@ def _by_keys(
             f"AND v.{first} BETWEEN ? AND ? ORDER BY v.{first}"
         )
         got = _page(wh, v, select, sql, [*where[1], lo, hi])
+    elif len(keys) == 1:
+        # Scattered keys: a semi-join on the key list (cheaper than a join keeping
+        # positions), then the rows are put in the page's order here.
+        if lo is None or hi is None:
+            return None
+        wanted = page.column(0).to_pylist()
+        lo_hi = pc.min_max(page.column(0))
+        sql = (
+            f"SELECT {cols}, v.{first} AS __k FROM ({v.sql}) AS v WHERE ({where[0]}) "
+            f"AND v.{first} IN (SELECT unnest(?)) AND v.{first} BETWEEN ? AND ?"
+        )
+        params = [*where[1], wanted, lo_hi["min"].as_py(), lo_hi["max"].as_py()]
+        got = _page(wh, v, [*select, "__k"], sql, params, key_type_of=keys[0])
+        if got.num_rows != len(wanted):
+            return None
+        at = {k: i for i, k in enumerate(got.column("__k").to_pylist())}
+        if len(at) != len(wanted) or any(k not in at for k in wanted):
+            return None
+        return got.take([at[k] for k in wanted]).drop_columns(["__k"])
     else:
         n = page.num_rows
         unnest = ", ".join(f"unnest(?) AS __k{i}" for i in range(len(keys)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -220,6 +221,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--in-process", action="store_true", help="服务端与压测客户端同一进程")
+    ap.add_argument("--keep", action="store_true", help="保留临时数据目录")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="gongshu-bench-open-"))
@@ -348,6 +350,8 @@ def main() -> None:
     }
     import json
 
+    if not args.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -1,17 +1,20 @@
 """Full-text search over resources and items, with facets.
 
-Two index tables hold jieba tokens (see ``text.py``); they are created by the migration
+Two index tables hold jieba tokens (see ``text.py``); they are created by the migrations
 per dialect and are deliberately outside ``Base.metadata``:
 
 - SQLite: FTS5 virtual tables ``catalog_search(name, summary, items)`` keyed by
   ``rowid`` = resource id, and ``catalog_item_search(resource_id UNINDEXED, text)`` keyed
-  by ``rowid`` = item id; name hits rank first.
-- PostgreSQL: plain tables with a generated ``tsvector`` column and a GIN index, ranked
-  with ``ts_rank``.
+  by ``rowid`` = item id.
+- PostgreSQL: plain tables with generated ``tsvector`` columns (``tsv`` for the whole
+  document, ``name_tsv`` for the name) and GIN indexes. The vectors have no planner
+  statistics (migration 0008), so matching always reads the GIN index.
 
+Name hits rank first, then by code (no ``ts_rank``/bm25 over thousands of matches).
 Facets are grouped counts over the matching, visible set, each computed without its own
 filter (so a user can widen a facet). Facets, the total and the page's ids come back from
-one UNION ALL statement over a covering index of the facet columns.
+one statement: the matches and the visible matching resources are materialised once,
+then every part is a small query over them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -57,6 +61,8 @@ FACETS: dict[str, Any] = {
     "update_cycle": Resource.update_cycle,
     "status": Resource.status,
 }
+# Facets with a handful of values each (their combinations are few).
+COMBINED = ("share_type", "open_type", "grade", "update_cycle", "status")
 FACET_LABELS = {
     "org": "提供部门",
     "domain": "所属领域",
@@ -118,6 +124,12 @@ def doc_of(res: Resource, items: Sequence[Item]) -> Doc:
     )
 
 
+def doc_fields(d: Doc) -> tuple[str, str, str]:
+    """The indexed text of a resource: name; summary, keywords and code; its items."""
+    items = " ".join(f"{name} {col} {de or ''}" for _, name, col, de in d.items)
+    return d.name, f"{d.summary} {d.keywords or ''} {d.code}", items
+
+
 def unindex(session: Session, resource_ids: Iterable[int], item_ids: Iterable[int]) -> None:
     rids, iids = list(resource_ids), list(item_ids)
     sqlite = _is_sqlite(session)
@@ -136,12 +148,12 @@ def index(session: Session, docs: Iterable[Doc]) -> None:
     rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     for d in docs:
-        item_text = " ".join(f"{name} {col} {de or ''}" for _, name, col, de in d.items)
+        name, summary, item_text = doc_fields(d)
         rows.append(
             {
                 rkey: d.id,
-                "name": index_tokens(d.name),
-                "summary": index_tokens(f"{d.summary} {d.keywords or ''} {d.code}"),
+                "name": index_tokens(name),
+                "summary": index_tokens(summary),
                 "items": index_tokens(item_text),
             }
         )
@@ -202,8 +214,17 @@ def visibility(actor: Principal) -> ColumnElement[bool]:
     return published
 
 
-def _match(session: Session, q: str) -> tuple[Select[Any], Select[Any]] | None:
-    """Ids of resources matching ``q``, and ids of those matching it in their name.
+def _materialized(session: Session) -> bool:
+    # ``AS MATERIALIZED`` needs SQLite 3.35; older ones materialise a CTE used twice anyway.
+    if not _is_sqlite(session):
+        return True
+    import sqlite3
+
+    return sqlite3.sqlite_version_info >= (3, 35)
+
+
+def _match(session: Session, q: str) -> Select[Any] | None:
+    """``(rid, in_name)`` of the resources matching ``q``; ``in_name``: in their name.
 
     Results rank name hits first, then by code: bm25/ts_rank over the thousands of
     matches of a common word cost more than all the rest of a search, and in a catalog
@@ -215,22 +236,21 @@ def _match(session: Session, q: str) -> tuple[Select[Any], Select[Any]] | None:
     if _is_sqlite(session):
         expr = fts5_query(terms)
         table = literal_column("catalog_search")
-        ids = select(resource_index.c.rowid).where(table.op("MATCH")(expr))
         in_name = select(resource_index.c.rowid).where(table.op("MATCH")("{name} : (" + expr + ")"))
-        return ids, in_name
+        return select(
+            resource_index.c.rowid.label("rid"),
+            resource_index.c.rowid.in_(in_name).label("in_name"),
+        ).where(table.op("MATCH")(expr))
+    # Both vectors have no planner statistics (migration 0008), so PostgreSQL always reads
+    # their GIN indexes: a sequential scan would de-TOAST every document's vector.
     tsq = func.to_tsquery(literal_column("'simple'"), ts_query(terms))
-    hit = literal_column("catalog_search.tsv").op("@@")(tsq)
-    # The short name column stays in the row; the big tsvector would need de-TOASTing.
-    name_hit = func.to_tsvector(literal_column("'simple'"), resource_index.c.name).op("@@")(tsq)
-    # Evaluated once per statement (a common word matches half the catalog, and each
-    # evaluation de-TOASTs the matching documents' vectors), then used by every part.
-    m = (
-        select(resource_index.c.resource_id.label("rid"), name_hit.label("in_name"))
-        .where(hit)
-        .cte("m")
-        .prefix_with("MATERIALIZED")
+    in_name = select(resource_index.c.resource_id).where(
+        literal_column("catalog_search.name_tsv").op("@@")(tsq)
     )
-    return select(m.c.rid), select(m.c.rid).where(m.c.in_name)
+    return select(
+        resource_index.c.resource_id.label("rid"),
+        resource_index.c.resource_id.in_(in_name).label("in_name"),
+    ).where(literal_column("catalog_search.tsv").op("@@")(tsq))
 
 
 def _like(q: str) -> str:
@@ -263,107 +283,100 @@ def search(
     limit: int = 20,
     with_facets: bool = True,
 ) -> SearchResult:
+    """One statement: the visible matching resources are materialised once (narrow rows
+    from the covering facet index), then each facet is a small GROUP BY over them without
+    its own filter, the total a count with every filter, and the page a top-N sort."""
     started = time.perf_counter()
     filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
+    filters = {k: vs for k, vs in filters.items() if vs}
     q = (q or "").strip()[:100]
-    found = _match(session, q) if q else None
-    if q and found is None:
+    matched = _match(session, q) if q else None
+    if q and matched is None:
         # Nothing to tokenise (punctuation, a single stop word): plain substring match.
         pattern = _like(q)
-        like = select(Resource.id).where(
+        matched = select(Resource.id.label("rid"), true().label("in_name")).where(
             or_(
                 Resource.name.like(pattern, escape="\\"),
                 Resource.code.like(pattern, escape="\\"),
             )
         )
-        found = (like, like)
-    where: list[ColumnElement[bool]] = [visibility(actor)]
-    rank: Any = literal(0)
-    if found is not None:
-        where.append(Resource.id.in_(found[0]))
-        rank = case((Resource.id.in_(found[1]), 0), else_=1)
+    keys = list(FACETS)
+    facet_cols = [FACETS[k].label(f"f_{k}") for k in keys]
+    if matched is not None:
+        m = matched.cte("m")
+        if _materialized(session):
+            m = m.prefix_with("MATERIALIZED")
+        rank = case((m.c.in_name, 0), else_=1).label("rank")
+        # From the (few thousand) matches into the resources by primary key.
+        base = select(Resource.id.label("id"), Resource.code.label("code"), rank, *facet_cols)
+        base = base.join(m, m.c.rid == Resource.id)
+    else:
+        # Browsing counts every visible resource: read the narrow covering index of the
+        # facet columns, not the wide rows (the page comes from the updated_at index).
+        base = select(*facet_cols).with_hint(
+            Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite"
+        )
+    r = base.where(visibility(actor)).cte("r")
+    if _materialized(session):
+        r = r.prefix_with("MATERIALIZED")
 
-    def conds(skip: str | None = None) -> list[ColumnElement[bool]]:
+    def conds(skip: str | None = None, src: Any = None) -> list[ColumnElement[bool]]:
         out = []
         for key, values in filters.items():
-            if key == skip or not values:
-                continue
-            col = FACETS[key]
-            out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
+            if key != skip:
+                col = r.c[f"f_{key}"] if src is None else FACETS[key]
+                out.append(cast(col, String).in_(values) if key == "org" else col.in_(values))
         return out
 
-    def covered(stmt: Select[Any]) -> Select[Any]:
-        # SQLite would fetch each matching row by id (wide rows, many page reads);
-        # the narrow covering index holds every column a search needs.
-        return stmt.with_hint(Resource, "INDEXED BY ix_catalog_resource_facets", "sqlite")
+    # Facets of few values without an active filter share one GROUP BY of their
+    # combinations (dozens of rows, summed here; the total is their sum): each GROUP BY
+    # sorts every matching row, and SQLite has no GROUPING SETS. The rest (org, domain,
+    # facets with an active filter, counted without it) get one GROUP BY each.
+    combo = [k for k in COMBINED if k not in filters] if with_facets else []
+    if len(combo) < 2:
+        combo = []
+    width = max(len(COMBINED), 1)
 
-    # Facets without an active filter share one WHERE clause: a single GROUP BY over all
-    # facet columns (one scan of the covering index) gives each of them, summed here.
-    # A facet with an active filter is counted without its own filter (so a user can
-    # widen it), one small GROUP BY each. Total and page ids ride in the same UNION ALL.
-    keys = list(FACETS)
-    filtered = [k for k in keys if filters.get(k)]
-    shared_keys = [k for k in keys if k not in filtered] if with_facets else []
-    parts = []
-    label_cols = [cast(FACETS[k], String).label(f"f_{k}") for k in keys]
-    combos = covered(
-        select(literal("_combo").label("facet"), *label_cols, func.count().label("n"))
-        .where(*where, *conds())
-        .group_by(*(FACETS[k] for k in keys))
-    )
-    parts.append(combos)
+    def row(facet: str, values: list[Any], n: Any) -> Select[Any]:
+        cells = [cast(v, String) for v in values]
+        cells += [literal(None, String)] * (width - len(cells))
+        return select(literal(facet), *cells, n)
+
+    parts: list[Select[Any]] = []
+    if combo:
+        ccols = [r.c[f"f_{k}"] for k in combo]
+        parts.append(row("_combo", ccols, func.count()).where(*conds()).group_by(*ccols))
+    else:
+        parts.append(row("_total", [], func.count()).select_from(r).where(*conds()))
     if with_facets:
-        for key in filtered:
-            col = FACETS[key]
-            cells = [
-                cast(col, String).label(f"f_{k}")
-                if k == key
-                else literal(None, String).label(f"f_{k}")
-                for k in keys
-            ]
-            parts.append(
-                covered(
-                    select(literal(key).label("facet"), *cells, func.count().label("n"))
-                    .where(*where, *conds(key))
-                    .group_by(col)
-                )
-            )
-    order = (
-        (rank, Resource.code)
-        if found is not None
-        else (Resource.updated_at.desc(), Resource.id.desc())
-    )
-    page_q = (
-        select(Resource.id.label("id"), rank.label("rank"))
-        .where(*where, *conds())
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    )
-    page_rows = (covered(page_q) if found is not None else page_q).subquery("page")
-    parts.append(
-        select(
-            literal("_page").label("facet"),
-            cast(page_rows.c.id, String).label("f_org"),
-            *(literal(None, String).label(f"f_{k}") for k in keys[1:]),
-            page_rows.c.rank.label("n"),
+        for key in keys:
+            if key not in combo:
+                col = r.c[f"f_{key}"]
+                parts.append(row(key, [col], func.count()).where(*conds(key)).group_by(col))
+    if matched is not None:
+        page_q = select(r.c.id, r.c.rank).where(*conds()).order_by(r.c.rank, r.c.code)
+    else:
+        page_q = (
+            select(Resource.id.label("id"), literal(1).label("rank"))
+            .where(visibility(actor), *conds(src=Resource))
+            .order_by(Resource.updated_at.desc(), Resource.id.desc())
         )
-    )
+    page = page_q.offset(offset).limit(limit).subquery("page")
+    parts.append(row("_page", [page.c.id], page.c.rank))
     total = 0
     ranks: dict[int, int] = {}
     counters: dict[str, dict[str, int]] = {k: {} for k in keys}
-    for row in session.execute(union_all(*parts)):
-        facet, values, n = row[0], row[1:-1], int(row[-1])
+    for facet, *values, n in session.execute(union_all(*parts)):
         if facet == "_combo":
             total += n
-            for k, v in zip(keys, values, strict=True):
-                if k in shared_keys:
-                    counters[k][str(v)] = counters[k].get(str(v), 0) + n
+            for k, v in zip(combo, values, strict=False):
+                counters[k][v] = counters[k].get(v, 0) + n
+        elif facet == "_total":
+            total = int(n)
         elif facet == "_page":
-            ranks[int(values[0])] = n
+            ranks[int(values[0])] = int(n)
         else:
-            v = values[keys.index(facet)]
-            counters[facet][str(v)] = counters[facet].get(str(v), 0) + n
+            counters[facet][str(values[0])] = int(n)
     facets: dict[str, list[FacetValue]] = {}
     if with_facets:
         for k in keys:
@@ -375,7 +388,7 @@ def search(
     loaded = (
         list(session.scalars(select(Resource).where(Resource.id.in_(list(ranks))))) if ranks else []
     )
-    if found is not None:
+    if matched is not None:
         resources = sorted(loaded, key=lambda r: (ranks[r.id], r.code))
     else:
         resources = sorted(loaded, key=lambda r: (r.updated_at, r.id), reverse=True)
@@ -403,7 +416,9 @@ def _item_match(session: Session, q: str) -> Select[Any] | None:
     )
 
 
-def _matches(terms: tuple[tuple[str, tuple[str, ...]], ...], tokens: set[str]) -> bool:
+def _matches(
+    terms: tuple[tuple[str, tuple[str, ...]], ...], tokens: frozenset[str] | set[str]
+) -> bool:
     for op, toks in terms:
         if op == "=" and toks[0] not in tokens:
             return False
@@ -414,29 +429,38 @@ def _matches(terms: tuple[tuple[str, tuple[str, ...]], ...], tokens: set[str]) -
     return True
 
 
+@lru_cache(maxsize=200_000)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(index_tokens(text).split())
+
+
 def item_hits(
     session: Session, q: str, resource_ids: list[int], per: int = 5
 ) -> dict[int, list[Item]]:
     """The items of these (page) resources whose name/column/data element matches ``q``.
 
     A page holds a few hundred items: matching their cached tokens here is cheaper than
-    another full-text query over every item in the city.
+    another full-text query over every item in the city. Only the hits become ORM
+    objects (building hundreds of them cost more than the whole search statement).
     """
     terms = query_terms(q)
     if not resource_ids:
         return {}
-    out: dict[int, list[Item]] = {}
     needle = q.strip().lower()
-    stmt = select(Item).where(Item.resource_id.in_(resource_ids)).order_by(Item.position)
-    for it in session.scalars(stmt):
-        text = f"{it.name} {it.column} {it.data_element or ''}"
-        hit = _matches(terms, set(index_tokens(text).split())) if terms else needle in text.lower()
-        if hit:
-            out.setdefault(it.resource_id, []).append(it)
-    for rid, items in out.items():
-        items.sort(key=lambda i: (i.name != q.strip(), i.position))
-        out[rid] = items[:per]
-    return out
+    found: dict[int, list[tuple[bool, int, int]]] = {}
+    stmt = select(
+        Item.id, Item.resource_id, Item.position, Item.name, Item.column, Item.data_element
+    ).where(Item.resource_id.in_(resource_ids))
+    for iid, rid, pos, name, column, element in session.execute(stmt):
+        text = f"{name} {column} {element or ''}"
+        if _matches(terms, _token_set(text)) if terms else needle in text.lower():
+            found.setdefault(rid, []).append((name != q.strip(), pos, iid))
+    keep = {rid: [iid for *_, iid in sorted(hits)[:per]] for rid, hits in found.items()}
+    wanted = [iid for ids in keep.values() for iid in ids]
+    if not wanted:
+        return {}
+    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(wanted)))}
+    return {rid: [items[i] for i in ids] for rid, ids in keep.items()}
 
 
 @dataclass
@@ -455,10 +479,16 @@ def search_items(
     offset: int = 0,
     limit: int = 50,
 ) -> ItemSearchResult:
-    """Item-level hits: "which resources have a field called 统一社会信用代码?"."""
+    """Item-level hits: "which resources have a field called 统一社会信用代码?".
+
+    One statement pages narrow id rows and counts them all (a window count); only the
+    page's items and resources are loaded as objects.
+    """
     started = time.perf_counter()
     q = q.strip()[:100]
-    base = select(Item, Resource).join(Resource, Resource.id == Item.resource_id)
+    base = select(Item.id, Item.resource_id, func.count().over().label("total")).join(
+        Resource, Resource.id == Item.resource_id
+    )
     where: list[ColumnElement[bool]] = [visibility(actor)]
     if exact:
         where.append(or_(Item.name == q, Item.data_element == q, Item.column == q.lower()))
@@ -470,12 +500,21 @@ def search_items(
             sub = matched.subquery("im")
             base = base.join(sub, sub.c.item_id == Item.id)
     stmt = base.where(*where)
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = session.execute(
+    page = session.execute(
         stmt.order_by((Item.name == q).desc(), Resource.code, Item.position)
         .offset(offset)
         .limit(limit)
     ).all()
-    return ItemSearchResult(
-        total=total, rows=[(i, r) for i, r in rows], took_ms=(time.perf_counter() - started) * 1000
-    )
+    if page:
+        total = int(page[0].total)
+    elif offset:  # past the end: no row brought the window count
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    else:
+        total = 0
+    rows: list[tuple[Item, Resource]] = []
+    if page:
+        iids, rids = [p[0] for p in page], {p[1] for p in page}
+        items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(iids)))}
+        res = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(rids)))}
+        rows = [(items[iid], res[rid]) for iid, rid, _ in page]
+    return ItemSearchResult(total=total, rows=rows, took_ms=(time.perf_counter() - started) * 1000)

@@ -12,11 +12,14 @@ connect removes.
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -89,7 +92,9 @@ def run_load(
         writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
 
         def accepted() -> Iterator[pa.RecordBatch]:
-            for raw in reader.batches():
+            # Three stages in their own threads: reading (parse, decode), transforming,
+            # and the warehouse writing.
+            for raw in prefetch(reader.batches()):
                 if on_batch is not None:
                     on_batch(raw.batch)
                 transformer.check_replacement = reader.replaced
@@ -107,7 +112,9 @@ def run_load(
 
         with wh.begin_load(spec.table, load_id, spec.arrow_schema) as stage:
             try:
-                stage.append(pa.RecordBatchReader.from_batches(spec.arrow_schema, accepted()))
+                stage.append(
+                    pa.RecordBatchReader.from_batches(spec.arrow_schema, prefetch(accepted()))
+                )
             finally:
                 reader.close()
             writer.close()
@@ -135,6 +142,66 @@ def run_load(
             stats.published_rows = result.rows
     stats.duration_s = time.monotonic() - started
     return stats
+
+
+T = TypeVar("T")
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce ``items`` in a background thread, up to ``depth`` ahead of the consumer.
+
+    The stages of a load then overlap (pyarrow kernels and DuckDB release the GIL):
+    reading the next batch, transforming this one, writing the last. Memory stays bounded by
+    ``depth`` batches. An exception in the producer is raised in the consumer; when the
+    consumer stops early (a failed insert), the producer stops at its next batch and
+    closes ``items``.
+    """
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _publish_rejects(wh: Warehouse, spec: ResourceSpec, load_id: int, path: str) -> None:

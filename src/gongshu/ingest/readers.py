@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from gongshu.errors import ValidationFailed
 from gongshu.ingest.encoding import (
     LABELS,
+    REPLACEMENT,
     CountingReader,
     TranscodingReader,
     canonical,
@@ -41,9 +42,13 @@ FORMATS = {
     "jsonl": "JSON Lines",
     "parquet": "Parquet",
 }
-CSV_BLOCK_BYTES = 8 * 1024 * 1024
+CSV_BLOCK_BYTES = 4 * 1024 * 1024
 SEGMENT_BYTES = 16 * 1024 * 1024
 ROWS_PER_BATCH = 65_536
+# Encodings whose multi-byte characters never contain a byte below 0x40 (every trail
+# byte of GBK is 0x40-0xFE; GB18030's four-byte forms add 0x30-0x39): CSV structure
+# (quotes, delimiters, newlines) can be parsed on the raw bytes.
+BYTE_PARSABLE = frozenset({"gbk", "gb18030"})
 
 
 @dataclass
@@ -147,15 +152,22 @@ class CsvReader(TabularReader):
         )
 
     _counter: Any = None
+    _decoded_bad = False  # a text column decoded here held undecodable bytes
 
     @property
     def replaced(self) -> bool:
-        return True if self._counter is None else bool(self._counter.replaced)
+        if self._counter is None:
+            return True
+        return self._decoded_bad or bool(self._counter.replaced)
 
-    def _open_utf8(self) -> tuple[BinaryIO, Any]:
+    @property
+    def _byte_parsable(self) -> bool:
+        return self.encoding in BYTE_PARSABLE
+
+    def _open_utf8(self, *, raw_bytes: bool = False) -> tuple[BinaryIO, Any]:
         raw = open(self.path, "rb")  # noqa: SIM115 - closed by the stream wrapper
         counter: Any
-        if self.encoding in ("utf-8", "utf-8-sig"):
+        if raw_bytes or self.encoding in ("utf-8", "utf-8-sig"):
             counter = CountingReader(raw)
         else:
             counter = TranscodingReader(raw, self.encoding or "utf-8")
@@ -168,11 +180,18 @@ class CsvReader(TabularReader):
             return next(csv.reader(text, delimiter=self.delimiter), [])
 
     def batches(self) -> Iterator[RawBatch]:
-        """Parse the UTF-8 stream in segments of whole records, one short-lived pyarrow
-        reader per segment: a single streaming reader's memory grows with the file
-        (apache/arrow#6764), a fresh one per segment keeps it flat."""
-        stream, counter = self._open_utf8()
+        """Parse the file in segments of whole records, one short-lived pyarrow reader per
+        segment: a single streaming reader's memory grows with the file
+        (apache/arrow#6764), a fresh one per segment keeps it flat.
+
+        GBK and GB18030 files are parsed as bytes (their multi-byte characters never
+        contain a quote, delimiter or newline byte) and only the columns holding
+        non-ASCII text are decoded, each in one call: IDs, dates and amounts, most of a
+        file, are never transcoded. Other encodings stream through UTF-8."""
+        raw_bytes = self._byte_parsable
+        stream, counter = self._open_utf8(raw_bytes=raw_bytes)
         self._counter = counter
+        parse = self._parse_bytes if raw_bytes else self._parse
         header_rows = 1 if self.header else 0
         records = 0  # records (parsed and skipped) before the current segment
         carry = b""
@@ -189,11 +208,11 @@ class CsvReader(TabularReader):
                     segment, carry = data[:cut], data[cut:]
                 else:
                     segment, carry = data, b""
-                if segment.strip():
+                if segment and not segment.isspace():
                     skip = header_rows if first else 0
                     # Record numbers: the header is 1; pyarrow numbers rows within a segment.
                     offset = 0 if first else header_rows + records
-                    for raw in self._parse(segment, skip, offset, counter):
+                    for raw in parse(segment, skip, offset, counter):
                         records += raw.batch.num_rows + len(raw.bad)
                         yield raw
                 first = False
@@ -201,6 +220,70 @@ class CsvReader(TabularReader):
                     break
         finally:
             stream.close()
+
+    def _parse_bytes(
+        self, segment: bytes, skip: int, offset: int, counter: Any
+    ) -> Iterator[RawBatch]:
+        """A segment of GBK/GB18030 bytes: parsed as binary columns, text decoded per
+        column. From a ragged row on, the segment goes the UTF-8 way (pyarrow reports a
+        bad row's text as UTF-8 only): a segment starts at a record, so decoding it on
+        its own gives the stream's text, and its first ``done`` rows, all good, are
+        already out."""
+        encoding = self.encoding or "gbk"
+        line = offset + skip + 1
+        done = 0
+        try:
+            for batch in self._read_segment(segment, skip, binary=True):
+                columns = []
+                for col in batch.columns:
+                    text_col, bad = decode_column(col, encoding)
+                    self._decoded_bad = self._decoded_bad or bad
+                    columns.append(text_col)
+                n = batch.num_rows
+                lines = pa.array(np.arange(line + done, line + done + n, dtype=np.int64))
+                done += n
+                yield RawBatch(
+                    pa.record_batch(columns, names=self.columns), lines, [], counter.bytes_in
+                )
+        except pa.ArrowInvalid:
+            text = segment.decode(encoding, "replace")
+            self._decoded_bad = self._decoded_bad or REPLACEMENT in text
+            for raw in self._parse(text.encode("utf-8"), skip, offset, counter):
+                drop = min(done, raw.batch.num_rows)
+                done -= drop
+                if drop:  # bad rows all come after the rows already out
+                    raw = RawBatch(raw.batch.slice(drop), raw.lines[drop:], raw.bad, raw.bytes_read)
+                if raw.batch.num_rows or raw.bad:
+                    yield raw
+
+    def _read_segment(
+        self, segment: bytes, skip: int, *, binary: bool, on_invalid: Any = None
+    ) -> Iterator[pa.RecordBatch]:
+        reader = pcsv.open_csv(
+            pa.BufferReader(segment),
+            read_options=pcsv.ReadOptions(
+                column_names=self.columns,
+                skip_rows=skip,
+                block_size=CSV_BLOCK_BYTES,
+                # Single-threaded parsing numbers ragged rows; decoding is the bottleneck.
+                use_threads=False,
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=self.delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.binary() if binary else pa.string() for c in self.columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        while True:
+            try:
+                yield reader.read_next_batch()
+            except StopIteration:
+                return
 
     def _parse(self, segment: bytes, skip: int, offset: int, counter: Any) -> Iterator[RawBatch]:
         bad: list[BadRow] = []
@@ -215,32 +298,13 @@ class CsvReader(TabularReader):
             )
             return "skip"
 
-        reader = pcsv.open_csv(
-            io.BytesIO(segment),
-            read_options=pcsv.ReadOptions(
-                column_names=self.columns,
-                skip_rows=skip,
-                block_size=CSV_BLOCK_BYTES,
-                # Single-threaded parsing numbers ragged rows; decoding is the bottleneck.
-                use_threads=False,
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=self.delimiter,
-                newlines_in_values=True,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types={c: pa.string() for c in self.columns},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        batches = self._read_segment(segment, skip, binary=False, on_invalid=on_invalid)
         parsed = 0
         ragged: list[int] = []  # record numbers of skipped rows so far, ascending
         first_line = offset + skip + 1
         while True:
             try:
-                batch = reader.read_next_batch()
+                batch = next(batches)
             except StopIteration:
                 break
             except pa.ArrowInvalid as e:
@@ -260,6 +324,48 @@ class CsvReader(TabularReader):
             yield RawBatch(
                 _empty(self.columns), pa.array([], pa.int64()), bad.copy(), counter.bytes_in
             )
+
+
+def decode_column(col: pa.Array, encoding: str) -> tuple[pa.Array, bool]:
+    """A binary column of ``encoding`` text as a UTF-8 string column, and whether any
+    byte could not be decoded (it becomes U+FFFD, as in :class:`TranscodingReader`).
+
+    ASCII columns are reinterpreted in place. Others are decoded in one call with a NUL
+    after each value, whose positions in the UTF-8 result give the new offsets.
+    """
+    if col.offset:
+        col = pa.concat_arrays([col])
+    n = len(col)
+    validity, offsets_buf, data_buf = col.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32)[: n + 1] if n else np.zeros(1, np.int32)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buf, np.uint8)[start:end] if data_buf else np.empty(0, np.uint8)
+    if not data.size or int(data.max()) < 0x80:
+        return col.view(pa.string()), False
+    if not (data == 0).any():
+        nuls = offsets[1:] - start + np.arange(n, dtype=np.int32)  # a NUL after each value
+        joined = np.zeros(data.size + n, np.uint8)
+        keep = np.ones(joined.size, bool)
+        keep[nuls] = False
+        joined[keep] = data
+        del keep
+        text = joined.tobytes().decode(encoding, "replace")
+        del joined
+        encoded = text.encode("utf-8")
+        ends = np.flatnonzero(np.frombuffer(encoded, np.uint8) == 0)
+        if len(ends) == n:  # else an invalid sequence swallowed a NUL: decode one by one
+            new_offsets = np.empty(n + 1, np.int32)
+            new_offsets[0] = 0
+            new_offsets[1:] = ends - np.arange(n)
+            out = pa.Array.from_buffers(
+                pa.string(),
+                n,
+                [validity, pa.py_buffer(new_offsets), pa.py_buffer(encoded.replace(b"\0", b""))],
+                null_count=col.null_count,
+            )
+            return out, REPLACEMENT in text
+    values = [None if v is None else v.decode(encoding, "replace") for v in col.to_pylist()]
+    return pa.array(values, pa.string()), any(REPLACEMENT in v for v in values if v)
 
 
 def record_boundary(data: bytes) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,22 +170,24 @@ def _any(mask: pa.Array) -> bool:
 
 
 def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
+    ascii_only = False  # known to be pure ASCII (then the ASCII kernels give the same)
     for step in steps:
         if step == "nfkc":
             # Most batches are pure ASCII: skip the Unicode pass for them.
-            if not pc.all(pc.string_is_ascii(col)).as_py():
+            ascii_only = bool(pc.all(pc.string_is_ascii(col)).as_py())
+            if not ascii_only:
                 col = pc.utf8_normalize(col, "NFKC")
         elif step == "trim":
-            col = pc.utf8_trim_whitespace(col)
+            col = pc.utf8_trim_whitespace(col)  # (ASCII's trims fewer: not \x1c-\x1f)
         elif step == "nospace":
             col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
         elif step == "upper":
-            col = pc.utf8_upper(col)
+            col = pc.ascii_upper(col) if ascii_only else pc.utf8_upper(col)
     return col
 
 
 def _blank_to_null(col: pa.Array) -> pa.Array:
-    blank = pc.equal(pc.utf8_length(col), 0)
+    blank = pc.equal(pc.binary_length(col), 0)
     if not _any(blank):
         return col
     return pc.if_else(blank, pa.scalar(None, col.type), col)
@@ -247,44 +250,99 @@ def _date_general(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.fill_null(extra, False), pa.scalar(None, pa.date32()), out)
 
 
-def _two_speed(
-    col: pa.Array,
-    iso: str,
-    target: pa.DataType,
-    iso_strict: Callable[[pa.Array], pa.Array],
-    general: Callable[[pa.Array], pa.Array],
-) -> pa.Array:
-    """ISO-shaped values go through Arrow's fast strict cast; the rest through ``general``.
+# Byte layouts of the ISO forms: "d" a digit, "?" a space or a "T", anything else itself.
+DATE_LAYOUT = "dddd-dd-dd"
+DATETIME_LAYOUT = "dddd-dd-dd?dd:dd:dd"
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
-    Clean batches (the norm) cost one regex and one cast. If an ISO-shaped value is
-    impossible (1990-02-30) the cast refuses the whole batch, and ``iso_strict`` (strptime
-    plus a day check) parses the ISO values instead; only the non-ISO rows pay for
-    ``general``'s canonicalisation.
-    """
-    shaped = pc.fill_null(pc.match_substring_regex(col, iso), False)
-    iso_values = pc.if_else(shaped, col, None)
-    out = _try_cast(iso_values, target)
-    if out is None:
-        out = iso_strict(iso_values)
-    others = pc.and_(pc.is_valid(col), pc.invert(shaped))
-    if _any(others):
-        out = pc.replace_with_mask(out, others, general(col.filter(others)))
+
+def _number(m: np.ndarray, start: int, end: int) -> np.ndarray:
+    out = np.zeros(len(m), np.int64)
+    for j in range(start, end):
+        out = out * 10 + (m[:, j].astype(np.int64) - 48)
     return out
 
 
-def _date_iso(col: pa.Array) -> pa.Array:
-    ts = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
-    return pc.cast(pc.if_else(_day_matches(col, ts), ts, _null_like(ts, ts.type)), pa.date32())
+def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
+    """Values laid out exactly as ``layout`` (checked byte by byte), parsed with integer
+    arithmetic: ``(shaped, parsed)``. ``parsed`` is date32 (``DATE_LAYOUT``) or naive
+    timestamp[s] (``DATETIME_LAYOUT``), null where a value is not shaped or is not a
+    real date/time (1990-02-30, 24:00:00). Same rules as strptime with a day check:
+    proleptic Gregorian calendar, years 0000-9999, hours 00-23, minutes 00-59.
+    """
+    if col.offset:
+        col = pa.concat_arrays([col])
+    n, width = len(col), len(layout)
+    timed = width > 10
+    _, offsets_buf, data_buf = col.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32, n + 1) if n else np.zeros(1, np.int32)
+    shaped = np.diff(offsets) == width
+    if col.null_count:
+        shaped &= col.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(shaped)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
+    m = data[offsets[rows][:, None] + np.arange(width)]
+    ok = np.ones(len(rows), bool)
+    for j, c in enumerate(layout):
+        if c == "d":
+            ok &= (m[:, j] - 48) < 10  # uint8: bytes below "0" wrap round to large
+        elif c == "?":
+            ok &= (m[:, j] == 32) | (m[:, j] == 84)
+        else:
+            ok &= m[:, j] == ord(c)
+    shaped[rows[~ok]] = False
+    rows, m = rows[ok], m[ok]
+    year, month, day = _number(m, 0, 4), _number(m, 5, 7), _number(m, 8, 10)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + (leap & (month == 2))
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    # Days since 1970-01-01 (H. Hinnant's days_from_civil).
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    if timed:
+        hour, minute, second = _number(m, 11, 13), _number(m, 14, 16), _number(m, 17, 19)
+        # strptime takes seconds 60 and 61 (leap seconds) and rolls them over; the day
+        # check then refuses the ones that roll into the next day.
+        valid &= (hour <= 23) & (minute <= 59) & (second <= 61)
+        valid &= ~((hour == 23) & (minute == 59) & (second >= 60))
+        value = days * 86400 + hour * 3600 + minute * 60 + second
+        full = np.zeros(n, np.int64)
+    else:
+        value = days
+        full = np.zeros(n, np.int32)
+    good = np.zeros(n, bool)
+    full[rows] = value
+    good[rows] = valid
+    target = pa.timestamp("s") if timed else pa.date32()
+    base = pa.int64() if timed else pa.int32()
+    return shaped, pa.array(full, base, mask=~good).view(target)
 
 
-def _datetime_iso(col: pa.Array) -> pa.Array:
-    text = pc.replace_substring(col, "T", " ")
-    ts = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-    return pc.if_else(_day_matches(text, ts), ts, _null_like(ts, ts.type))
+def _two_speed(col: pa.Array, layout: str, general: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """ISO values (the norm) are parsed by :func:`parse_iso`; the rest through ``general``.
+
+    The commonest other spelling, ``2024/01/05`` (Excel's), is ISO once its slashes are
+    dashes and takes the same way; only the remaining rows pay for ``general``'s
+    canonicalisation (whose first step is that same replacement, so the result is the
+    same).
+    """
+    shaped, out = parse_iso(col, layout)
+    others = pc.and_(pc.is_valid(col), pa.array(~shaped))
+    if _any(others):
+        rest = col.filter(others)
+        alt, part = parse_iso(pc.replace_substring(rest, "/", "-"), layout)
+        if not alt.all():
+            odd = pa.array(~alt)
+            part = pc.replace_with_mask(part, odd, general(rest.filter(odd)))
+        out = pc.replace_with_mask(out, others, part)
+    return out
 
 
 def parse_date(col: pa.Array) -> pa.Array:
-    return _two_speed(col, r"^\d{4}-\d{2}-\d{2}$", pa.date32(), _date_iso, _date_general)
+    return _two_speed(col, DATE_LAYOUT, _date_general)
 
 
 def _datetime_general(col: pa.Array) -> pa.Array:
@@ -307,13 +365,7 @@ def _datetime_general(col: pa.Array) -> pa.Array:
 
 
 def parse_datetime(col: pa.Array) -> pa.Array:
-    ts = _two_speed(
-        col,
-        r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$",
-        pa.timestamp("s"),
-        _datetime_iso,
-        _datetime_general,
-    )
+    ts = _two_speed(col, DATETIME_LAYOUT, _datetime_general)
     local = pc.assume_timezone(ts, LOCAL_TZ, ambiguous="earliest", nonexistent="earliest")
     return pc.cast(local, pa.timestamp("us", tz="UTC"))
 
@@ -427,16 +479,27 @@ class Transformer:
         accepted = pa.RecordBatch.from_arrays(columns, schema=self.schema)
         rejected = _bad_rows(bad or [])
         if checks:
-            # Each failed check contributes "message；"; rows with any text are rejected.
-            empty = pa.scalar("")
-            parts = [pc.if_else(mask, pa.scalar(msg + "；"), empty) for mask, msg in checks]
-            reason = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
-            reject = pc.not_equal(reason, "")
+            # Rows failing any check are rejected; their reason is every failed check's
+            # message joined with "；". Built for the rejected rows only (a handful),
+            # not as a string column over the whole batch.
+            masks = [pc.fill_null(mask, False) for mask, _ in checks]
+            reject = masks[0]
+            for mask in masks[1:]:
+                reject = pc.or_(reject, mask)
             accepted = accepted.filter(pc.invert(reject))
-            rows = batch.filter(reject)
-            reason = pc.utf8_rtrim(reason.filter(reject), characters="；")
+            empty = pa.scalar("")
+            parts = [
+                pc.if_else(mask.filter(reject), pa.scalar(msg + "；"), empty)
+                for mask, (_, msg) in zip(masks, checks, strict=True)
+            ]
+            reason = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
             value_rejects = pa.RecordBatch.from_arrays(
-                [lines.filter(reject), reason, raw_text(rows)], schema=REJECT_SCHEMA
+                [
+                    lines.filter(reject),
+                    pc.utf8_rtrim(reason, characters="；"),
+                    raw_text(batch.filter(reject)),
+                ],
+                schema=REJECT_SCHEMA,
             )
             rejected = _concat([rejected, value_rejects])
         return TransformResult(accepted, rejected)

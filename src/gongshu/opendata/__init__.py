@@ -18,5 +18,4 @@ domain = Domain(
         NavItem("开放管理", "/open/manage", roles=frozenset({"admin", "officer", "leader"})),
     ],
     on_startup="gongshu.opendata.ckan:startup",
-    on_shutdown="gongshu.opendata.data:close_for_app",
 )

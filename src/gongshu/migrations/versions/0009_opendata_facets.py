@@ -1,6 +1,6 @@
 """opendata: covering index for portal search facets
 
-Revision ID: 0008_opendata_facets
+Revision ID: 0009_opendata_facets
 Revises: 0006_opendata
 Create Date: 2026-11-22 14:30:00.000000
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008_opendata_facets"
+revision: str = "0009_opendata_facets"
 down_revision: str | Sequence[str] | None = "0006_opendata"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -28,7 +28,7 @@ class OpenDataset(Base):
 
     __tablename__ = "open_dataset"
     __table_args__ = (
-        # Covers portal search: facet counts, totals and newest-first pages (migration 0008).
+        # Covers portal search: facet counts, totals and newest-first pages (migration 0009).
         Index(
             "ix_open_dataset_facets",
             "status",

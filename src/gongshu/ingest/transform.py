@@ -264,8 +264,8 @@ def _number(m: np.ndarray, start: int, end: int) -> np.ndarray:
 
 
 def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
-    """Values laid out exactly as ``layout`` (checked byte by byte), parsed with integer
-    arithmetic: ``(shaped, parsed)``. ``parsed`` is date32 (``DATE_LAYOUT``) or naive
+    """Values laid out exactly as ``layout`` (checked byte by byte; "-" may also be "/"),
+    parsed with integer arithmetic: ``(shaped, parsed)``. ``parsed`` is date32 (``DATE_LAYOUT``) or naive
     timestamp[s] (``DATETIME_LAYOUT``), null where a value is not shaped or is not a
     real date/time (1990-02-30, 24:00:00). Same rules as strptime with a day check:
     proleptic Gregorian calendar, years 0000-9999, hours 00-23, minutes 00-59.
@@ -279,15 +279,21 @@ def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
     shaped = np.diff(offsets) == width
     if col.null_count:
         shaped &= col.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(shaped)
     data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
-    m = data[offsets[rows][:, None] + np.arange(width)]
+    if shaped.all():  # the usual case: the values are the rows of a byte matrix
+        rows = np.arange(n)
+        m = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
+    else:
+        rows = np.flatnonzero(shaped)
+        m = data[offsets[rows][:, None] + np.arange(width)]
     ok = np.ones(len(rows), bool)
     for j, c in enumerate(layout):
         if c == "d":
             ok &= (m[:, j] - 48) < 10  # uint8: bytes below "0" wrap round to large
         elif c == "?":
             ok &= (m[:, j] == 32) | (m[:, j] == 84)
+        elif c == "-":  # 2024/01/05 (Excel's spelling) is the same date
+            ok &= (m[:, j] == 45) | (m[:, j] == 47)
         else:
             ok &= m[:, j] == ord(c)
     shaped[rows[~ok]] = False
@@ -322,22 +328,13 @@ def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
 
 
 def _two_speed(col: pa.Array, layout: str, general: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """ISO values (the norm) are parsed by :func:`parse_iso`; the rest through ``general``.
-
-    The commonest other spelling, ``2024/01/05`` (Excel's), is ISO once its slashes are
-    dashes and takes the same way; only the remaining rows pay for ``general``'s
-    canonicalisation (whose first step is that same replacement, so the result is the
-    same).
-    """
+    """ISO values and their slashed spelling ``2024/01/05`` (Excel's; the general
+    parser's first step makes it ISO) are parsed by :func:`parse_iso`, the norm; only
+    the remaining rows pay for ``general``'s canonicalisation."""
     shaped, out = parse_iso(col, layout)
     others = pc.and_(pc.is_valid(col), pa.array(~shaped))
     if _any(others):
-        rest = col.filter(others)
-        alt, part = parse_iso(pc.replace_substring(rest, "/", "-"), layout)
-        if not alt.all():
-            odd = pa.array(~alt)
-            part = pc.replace_with_mask(part, odd, general(rest.filter(odd)))
-        out = pc.replace_with_mask(out, others, part)
+        out = pc.replace_with_mask(out, others, general(col.filter(others)))
     return out
 
 

@@ -202,3 +202,14 @@ def test_iso_times_follow_the_clock_like_the_general_parser() -> None:
     general = _ints(T._datetime_general(col))
     assert _ints(parsed)[: len(values)] == general[: len(values)]
     assert sum(v is not None for v in general[: len(values)]) > 40
+
+
+def test_plain_numbers_are_what_the_number_pattern_says() -> None:
+    values = ["1", "1.5", ".5", "5.", ".", "", None, "1.2.3", "+1", "-1.5", "1e5", "1E-3"]
+    values += ["1e", "abc", "未知", "１２", "1,000", " 1", "0x10", "nan", "inf", "-", "٣"]
+    col = pa.array(values, pa.string())
+    assert T._plain_number(col).to_pylist() == (
+        pc.match_substring_regex(col, T._FLOAT_RE).to_pylist()
+    )
+    clean = pa.array(["1", "2.5", None], pa.string())
+    assert T._plain_number(clean).to_pylist() == [True, True, None]

@@ -367,6 +367,16 @@ def parse_datetime(col: pa.Array) -> pa.Array:
     return pc.cast(local, pa.timestamp("us", tz="UTC"))
 
 
+def _plain_number(col: pa.Array) -> pa.Array:
+    """Where ``col`` matches ``_FLOAT_RE``. Digits with at most one dot (the usual
+    amount) always do; only the other values go through the regex."""
+    simple = pc.ascii_is_decimal(pc.replace_substring(col, ".", "", max_replacements=1))
+    rest = pc.fill_null(pc.invert(simple), False)
+    if not _any(rest):
+        return simple
+    return pc.replace_with_mask(simple, rest, pc.match_substring_regex(col.filter(rest), _FLOAT_RE))
+
+
 def _parse(item: ItemSpec, col: pa.Array) -> tuple[pa.Array, str]:
     """(typed column, failure message). Values that do not parse become null."""
     t = item.arrow_type
@@ -381,8 +391,7 @@ def _parse(item: ItemSpec, col: pa.Array) -> tuple[pa.Array, str]:
         fast = _try_cast(col, t)
         if fast is not None:
             return fast, "不是数值"
-        ok = pc.match_substring_regex(col, _FLOAT_RE)
-        return pc.cast(pc.if_else(ok, col, None), t), "不是数值"
+        return pc.cast(pc.if_else(_plain_number(col), col, None), t), "不是数值"
     if t == pa.date32():
         return parse_date(col), "不是有效日期"
     if pa.types.is_timestamp(t):

@@ -7,6 +7,11 @@ of the same server, both driven by wrk with 16 connections on loopback.
 Prints one JSON object as its last line: rps, p50_ms, p99_ms, bare_rps, ratio,
 calls_served, calls_logged, ... (calls_logged is counted in the control plane after a
 graceful shutdown of the server, so it proves the log lost nothing under load).
+
+``bare`` is ``/gw/ping``: the constant answered inside the gateway's own ASGI handler,
+i.e. the floor of this server's stack (uvicorn, middleware, routing), and ``ratio`` is
+against it. For scale, ``plain_rps`` is a plain FastAPI endpoint returning the same
+constant (``async def`` route, first in the route table) in the same server.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ SERVER = """
 import json, os, sys, uvicorn
 from gongshu.app import create_app
 app = create_app()
+async def plain():
+    return {"status": "ok"}
+app.add_api_route("/bench/plain", plain, methods=["GET"], include_in_schema=False)
+app.router.routes.insert(0, app.router.routes.pop())  # matched first, like /gw
 run = lambda: uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
                           access_log=False, lifespan="on")
 if os.environ.get("GONGSHU_BENCH_PROFILE"):
@@ -251,6 +260,7 @@ def main() -> None:
             warm = wrk(f"{base}/gw/ping", 2, args.connections)
             warm_q = wrk(base, 3, args.connections, lua)  # builds the index, fills caches
             bare = wrk(f"{base}/gw/ping", args.seconds, args.connections)
+            plain = wrk(f"{base}/bench/plain", args.seconds, args.connections)
             query = wrk(base, args.seconds, args.connections, lua)
             load_after = os.getloadavg()
         finally:
@@ -276,11 +286,14 @@ def main() -> None:
             "bare_p50_ms": round(bare["p50_ms"], 2),
             "bare_p99_ms": round(bare["p99_ms"], 2),
             "ratio": round(query["rps"] / bare["rps"], 3),
+            "plain_rps": round(plain["rps"], 1),
+            "ratio_plain": round(query["rps"] / plain["rps"], 3),
             "calls_served": served,
             "calls_logged": logged,
             "calls_ok": ok,
             "wrk_requests": warm_q["requests"] + query["requests"],
             "non_2xx": query["non_2xx"] + warm_q["non_2xx"],
+            "non_2xx_reference": bare["non_2xx"] + plain["non_2xx"],
             "rows": args.rows,
             "seconds": args.seconds,
             "connections": args.connections,

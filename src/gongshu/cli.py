@@ -89,7 +89,7 @@ def demo(
     accounts = build_demo(settings, reset=reset, scale=scale, console=console)
     console.print("\n[bold]示例账号[/bold]（用户名 / 密码 / 角色）：")
     for username, password, label in accounts:
-        console.print(f"  {username:<16} {password:<16} {label}")
+        console.print(f"  {username:<16} {password:<16} {label}", soft_wrap=True)
     console.print(f"\n访问地址：http://{settings.host}:{settings.port}/")
 
 

@@ -3,6 +3,7 @@ DCAT-AP 3 output (parsed back as JSON-LD and Turtle)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import httpx
@@ -106,3 +107,29 @@ def test_dcat_parses_as_json_ld_and_turtle(open_server: OpenServer) -> None:
     one = httpx.get(f"{base}/api/v1/open/dcat/datasets/1", headers={"Accept": "text/turtle"})
     g = Graph().parse(data=one.text, format="turtle")
     assert len(list(g.subjects(RDF.type, DCAT.Dataset))) == 1
+
+
+def test_action_routes_are_matched_first_and_documented_once(client: Any, app: Any) -> None:
+    """The app's lifespan puts the CKAN actions ahead of every other route; OpenAPI lists
+    each action once per method, with unique operation ids (no duplicate warnings)."""
+    from gongshu.opendata.ckan import ActionRoute
+
+    assert isinstance(app.router.routes[0], ActionRoute) or isinstance(
+        app.router.routes[1], ActionRoute
+    )
+    ok = client.get("/api/3/action/status_show")
+    assert ok.status_code == 200 and ok.json()["result"]["ckan_version"]
+    posted = client.post("/api/action/package_search", json={"rows": 0})
+    assert posted.status_code == 200 and posted.json()["result"]["count"] == 0
+    assert client.get("/api/3/action/no_such_action").status_code == 404
+    assert client.put("/api/3/action/status_show").status_code == 405
+    metrics = client.get("/metrics").text
+    assert 'route="/api/3/action/status_show"' in metrics
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns on a duplicate operation id
+        schema = app.openapi()
+    ops = [op for path in schema["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in ops]
+    assert len(ids) == len(set(ids))
+    assert {"ckan_datastore_search_get", "ckan_datastore_search_post"} <= set(ids)
+    assert not any(p.startswith("/api/action/") for p in schema["paths"])

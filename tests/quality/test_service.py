@@ -19,8 +19,8 @@ from gongshu.ingest import service as ingest
 from gongshu.quality import service
 from gongshu.quality.models import Problem, Rule
 from gongshu.quality.schemas import RuleIn, RuleUpdate
-from gongshu.quality.workdays import CALENDAR
 from gongshu.warehouse import table_name_for
+from gongshu.workdays import WorkCalendar
 from tests.catalog.helpers import make_resource
 from tests.conftest import login
 from tests.factories import PASSWORD, make_org, make_user
@@ -152,7 +152,9 @@ def test_closed_loop_through_loads(session: Session, setup: dict[str, Any], tmp_
     assert run.trigger == "load" and run.load_id == load.id and run.status == "failed"
     problem = session.scalar(select(Problem).where(Problem.rule_id == rule.id))
     assert problem is not None and problem.state == "sent"  # 反馈 with a deadline
-    assert problem.deadline == CALENDAR.add_working_days(service.local_today(), 10)
+    assert problem.deadline == WorkCalendar.load(session).add_working_days(
+        service.local_today(), 10
+    )
     assert problem.samples[0]["reason"] == "checksum"
     assert problem.samples[0]["key"] == {"gmsfhm": DIRTY[3][0]}
     assert problem.rows_failed == 1

@@ -3,9 +3,11 @@ and credit codes (100,000 values each, one query), and DuckDB/Spark parity."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -537,6 +539,189 @@ def test_registry(duck: Any) -> None:
     assert {c for cs in codes.values() for c in cs} <= set(v.REASONS)
     mobile = v.RULE_KINDS["mobile"]
     assert run(duck, ["13812345678", "1"], mobile.reason_of) == [None, "mobile"]
+
+
+# --- fast paths: the same verdicts as the reference formulations ------------------------
+
+_RIC_FAST_SHAPE = re.compile(r"[1-9][0-9]{16}[0-9X]")
+
+
+def tricky_ids() -> list[str | None]:
+    """Values around the fast ID parse: every non-digit character (and some full-width and
+    other Unicode digits) in every position, in place of or before a digit, and the forms
+    DuckDB's and Spark's integer casts accept besides plain digits (sign, spaces,
+    underscores, a decimal point, exponents, hexadecimal and binary prefixes)."""
+    base = [GB_EXAMPLE, ric("330602", "20000229", 124), ric("110105", "19990230", 1)]
+    x_end = next(x for x in (ric("110105", "19800101", i) for i in range(50)) if x[-1] == "X")
+    chars = [chr(c) for c in range(1, 128) if not chr(c).isdigit()]
+    chars += ["\u3000", "１", "\u00a0", "٣", "\ufeff", "x"]
+    values: set[str | None] = {None, "", x_end, x_end[:17] + "x", "0" + GB_EXAMPLE[1:]}
+    for b in [*base, x_end]:
+        values.add(b)
+        for i in range(18):
+            for c in chars:
+                values.add(b[:i] + c + b[i + 1 :])
+                values.add((b[:i] + c + b[i:])[:18])
+    for i in range(17):
+        for j in range(i + 1, 18):
+            for c1, c2 in [("e", "+"), ("E", "-"), (".", "e"), ("_", "_"), ("0", "x"), (" ", " ")]:
+                chars_ = list(GB_EXAMPLE)
+                chars_[i], chars_[j] = c1, c2
+                values.add("".join(chars_))
+    values.update(
+        [
+            "0x" + "1" * 16,
+            "0X" + "F" * 15 + "X",
+            "0b" + "1" * 16,
+            "1" * 14 + "e+03",
+            "1" * 16 + "e2",
+            "1" * 16 + "E2",
+            "1" * 15 + "e+2",
+            "1101051949123100e2",
+            "12345678.901234e10",
+            "+" + "1" * 17,
+            "1" * 17 + " ",
+            " " + "1" * 17,
+            "1_" * 9,
+            "12345678901234567.",
+            "1234567890123456.7",
+            "9" * 18,
+            "9" * 19,
+            "1" * 18 + " ",
+            "1234567890_12345678",
+            "9e18" + " " * 13 + "X",
+            "110105491231002",
+            "11010549123100X",
+        ]
+    )
+    return sorted(values, key=lambda x: (x is None, x or ""))
+
+
+def test_ric_fast_parse_is_exact(duck: Any) -> None:
+    """``fast`` holds exactly for the well-formed values, and its digits are right."""
+    values = tricky_ids()
+    t = ibis.memtable(
+        pd.DataFrame({"i": range(len(values)), "x": pd.Series(values, dtype=object)}),
+        schema={"i": "int64", "x": "string"},
+    )
+    p = v.ric_parts(t.x)
+    out = duck.execute(
+        t.select(
+            t.i, fast=p.fast, region=p.region, ymd=p.ymd, sex=p.sex, sum_ok=p.checksum
+        ).order_by("i")
+    )
+    for value, row in zip(values, out.itertuples(), strict=True):
+        well_formed = value is not None and _RIC_FAST_SHAPE.fullmatch(value) is not None
+        assert bool(row.fast) is well_formed, value
+        if well_formed:
+            assert value is not None
+            assert (row.region, row.ymd) == (int(value[:6]), int(value[6:14])), value
+            assert row.sex == (1 if int(value[16]) % 2 else 2), value
+            total = sum(int(c) * w for c, w in zip(value[:17], v.RIC_WEIGHTS, strict=True))
+            check = "10X98765432"[total % 11]
+            assert bool(row.sum_ok) is (value[17] == check), value
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"regions": "codes"},
+        {"regions": None},
+        {"regions": "codes", "allow_legacy15": True},
+        {"regions": None, "region_years": "keys"},
+    ],
+)
+def test_ric_fails_matches_reference_on_tricky_values(
+    duck: Any, opts: dict[str, Any], region_codes: list[str], region_keys: list[int]
+) -> None:
+    args = dict(opts, today=TODAY)
+    if args["regions"] == "codes":
+        args["regions"] = region_codes
+    if args.get("region_years") == "keys":
+        args["region_years"] = region_keys
+    values = tricky_ids()
+    fails = run(duck, values, lambda c: v.ric_fails(c, **args))
+    reasons = run(duck, values, lambda c: v.ric_reason(c, **args))
+    assert fails == [r is not None for r in reasons]
+    assert sum(not f for f in fails) >= 3  # the valid examples stay valid
+
+
+def tricky_dates() -> list[str | None]:
+    good = ["1999-02-28", "2000-02-29", "0001-01-01", "9999-12-31", "1970-01-01", "0999-12-31"]
+    bad = [
+        "1999-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-04-31", "2024-01-32",
+        "0000-01-01", "0000-02-29", "10000-01-01", "infinity", "-infinity", "epoch", "today",
+        " 1999-02-03", "1999-02-03 ", "+1999-02-03", "1999-2-03", "1999-02-3", "1999/02/03",
+        "19990203", "1999-02-03T00:00", "1999-02-03 00:00:00", "99-02-03", "1999-02-03 (BC)",
+        "１９９９-02-03", "1999-02-03\n", "-001-01-01", "1999.02.03", "", " ",
+    ]  # fmt: skip
+    return [*good, *bad, None]
+
+
+def test_date_fast_parse_is_exact(duck: Any) -> None:
+    values = tricky_dates()
+    t = ibis.memtable(
+        pd.DataFrame({"i": range(len(values)), "x": pd.Series(values, dtype=object)}),
+        schema={"i": "int64", "x": "string"},
+    )
+    p = v.date_parts(t.x)
+    assert p is not None and v.date_parts(t.x, "YYYYMMDD") is None
+    out = duck.execute(t.select(t.i, fast=p.fast, ymd=p.ymd).order_by("i"))
+    for value, row in zip(values, out.itertuples(), strict=True):
+        try:
+            real = value is not None and dt.date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            real = False
+        assert bool(row.fast) is real, value
+        if real:
+            assert value is not None and row.ymd == int(value.replace("-", "")), value
+
+
+def test_date_rules_match_reference_on_tricky_values(duck: Any) -> None:
+    values = tricky_dates()
+    for fmt in ("YYYY-MM-DD", "YYYYMMDD"):
+        fails = run(duck, values, lambda c, f=fmt: v.date_format_fails(c, format=f))
+        reasons = run(duck, values, lambda c, f=fmt: v.date_format_reason(c, format=f))
+        assert fails == [r is not None for r in reasons]
+    window = {"min": dt.date(1000, 1, 1), "max": dt.date(2000, 1, 1), "format": "YYYY-MM-DD"}
+    fast = run(duck, values, lambda c: v.date_range_fails(c, **window))
+    slow = run(duck, values, lambda c: v.date_range_fails(c, **window, parts=_no_fast(c)))
+    assert fast == slow and any(fast)
+
+
+def _no_fast(col: Any) -> Any:
+    """Date parts that never take the fast path: the reference formulation alone."""
+    p = v.date_parts(col)
+    assert p is not None
+    return v.DateParts(fast=ibis.literal(False), date=p.date, ymd=p.ymd)
+
+
+def test_id_cross_field_rules_match_reference(duck: Any) -> None:
+    ids = [x for x in tricky_ids() if x is None or len(x) in (15, 18)][::7]
+    births = ["1949-12-31", "1999-02-30", "1949-12-1", None, "2000-02-29", "1980-01-01"]
+    rows = [
+        (i, b, s) for i in ids for b, s in zip(births, ["1", "2", "9", None, "2", "1"], strict=True)
+    ]
+    t = ibis.memtable(
+        pd.DataFrame(rows, columns=["id", "born", "sex"]).astype(object),
+        schema={"id": "string", "born": "string", "sex": "string"},
+    )
+    never = v.RicParts(
+        **{f: getattr(v.ric_parts(t.id), f) for f in v.RicParts.__dataclass_fields__}
+    )
+    never = dataclasses.replace(never, fast=ibis.literal(False))
+    out = duck.execute(
+        t.select(
+            birth=v.ric_birth_date_mismatch(t.id, t.born),
+            birth_ref=v.ric_birth_date_mismatch(
+                t.id, t.born, id_parts=never, birth_parts=_no_fast(t.born)
+            ),
+            sex=v.ric_sex_mismatch(t.id, t.sex),
+            sex_ref=v.ric_sex_mismatch(t.id, t.sex, id_parts=never),
+        )
+    )
+    assert out["birth"].tolist() == out["birth_ref"].tolist() and out["birth"].any()
+    assert out["sex"].tolist() == out["sex_ref"].tolist() and out["sex"].any()
 
 
 # --- oracle: python-stdnum ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy.orm import Session
 
 from gongshu.quality import indicators
-from gongshu.quality.workdays import WorkCalendar
+from gongshu.workdays import WorkCalendar
 
 
 def test_working_days_skip_holidays_and_count_adjusted_workdays() -> None:
@@ -21,6 +21,19 @@ def test_working_days_skip_holidays_and_count_adjusted_workdays() -> None:
     local = WorkCalendar({dt.date(2025, 6, 9): False})
     assert local.add_working_days(dt.date(2025, 6, 6), 1) == dt.date(2025, 6, 10)
     assert cal.add_working_days(dt.date(2099, 1, 2), 1) == dt.date(2099, 1, 5)  # unknown year
+
+
+def test_bureau_holidays_apply_to_every_domain(session: Session) -> None:
+    """The bureau's local holiday (entered on the sharing pages) moves quality deadlines too."""
+    from gongshu.auth.principal import Principal
+    from gongshu.sharing import service as sharing
+    from gongshu.sharing.schemas import HolidayIn
+
+    friday = dt.date(2025, 6, 6)
+    assert WorkCalendar.load(session).add_working_days(friday, 1) == dt.date(2025, 6, 9)
+    admin = Principal(kind="user", id=None, name="admin", role="admin", org_id=None)
+    sharing.set_holiday(session, admin, HolidayIn(day=dt.date(2025, 6, 9), note="本地假日"))
+    assert WorkCalendar.load(session).add_working_days(friday, 1) == dt.date(2025, 6, 10)
 
 
 def test_indicator_functions_run_on_an_empty_platform(session: Session) -> None:

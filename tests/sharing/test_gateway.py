@@ -101,6 +101,31 @@ def test_query_returns_masked_granted_items_of_allowed_rows(
     assert list(r.json()["data"][0]) == ["xm"]
 
 
+def test_a_repeated_field_is_masked_too(client: TestClient, setup: dict[str, Any]) -> None:
+    """``fields=xm,xm`` once returned the second, unmasked copy of the name."""
+    w, plain, district = setup["w"], setup["plain"], setup["district"]
+    p = _people(w, district)[0]
+    masked_name = p["xm"][0] + "*" * (len(p["xm"]) - 1)
+    r = client.get(
+        "/gw/person-query",
+        params={"gmsfhm": p["gmsfhm"], "fields": "xm,gmsfhm,xm"},
+        headers=_h(plain),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [
+        {"xm": masked_name, "gmsfhm": p["gmsfhm"][:6] + "********" + p["gmsfhm"][-4:]}
+    ]
+    assert p["xm"] not in r.text
+    r = client.post(
+        "/gw/person-batch", json={"keys": [p["gmsfhm"]], "fields": ["xm", "xm"]}, headers=_h(plain)
+    )
+    assert r.json()["data"][p["gmsfhm"]] == [{"xm": masked_name}]
+    r = client.get(
+        "/gw/person-export", params={"fields": "xm,xm", "limit": "50"}, headers=_h(plain)
+    )
+    assert r.status_code == 200 and all("*" in row["xm"] for row in r.json()["data"])
+
+
 def test_malformed_parameters_are_400_before_any_query(
     client: TestClient, setup: dict[str, Any]
 ) -> None:

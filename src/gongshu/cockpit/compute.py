@@ -2,7 +2,9 @@
 
 Recomputation is incremental: an indicator that already has values is recomputed from
 its last stored period (inclusive, because that period may have been partial) onwards;
-older periods are kept. ``full=True`` recomputes the whole history. Both produce the
+older periods are kept. ``full=True`` recomputes the whole history. Snapshot indicators
+(``IndicatorSpec.snapshot``: the state as of today, e.g. records in the warehouse) only
+ever replace the current period, so their history accumulates one point per refresh. Both produce the
 same stored series (``tests/cockpit/test_compute.py``).
 """
 
@@ -208,6 +210,9 @@ def recompute(
 ) -> int:
     """Compute and store one indicator; returns the number of values written."""
     since = None if full or ind.last_period is None else ind.last_period
+    spec = specs.get(ind.definition) if ind.kind == "plugin" else None
+    if spec is not None and spec.snapshot:
+        since = period_start(until, ind.granularity)
     frame = compute_frame(session, warehouse, ind, since=since, until=until, specs=specs)
     return store(session, ind, frame, since)
 

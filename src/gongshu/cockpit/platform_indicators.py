@@ -109,6 +109,7 @@ PLATFORM = [
         rollup="last",
         compute=records_total,
         featured=True,
+        snapshot=True,
     ),
     IndicatorSpec(
         code="platform.records_growth",

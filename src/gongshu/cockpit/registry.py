@@ -125,6 +125,10 @@ class IndicatorSpec:
     consecutive: int | None = None
     refresh: str = "15 6 * * *"  # cron, local time
     featured: bool = False
+    # A snapshot reports only the state at ``ctx.until`` (e.g. today's total): its past
+    # periods cannot be recomputed, so refreshes (even full ones) replace only the period
+    # of ``until`` and keep the history the earlier refreshes stored.
+    snapshot: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:

@@ -12,34 +12,23 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 from gongshu.config import Settings
-from gongshu.warehouse import Warehouse, connect
+from gongshu.warehouse import Warehouse, release_shared, shared
 
 log = logging.getLogger("gongshu.cockpit")
-_warehouses: dict[str, Warehouse] = {}
-_lock = threading.Lock()
 REPORT_AFTER = (6, 30)
 
 
 def warehouse_for(settings: Settings) -> Warehouse:
-    """The process-wide warehouse of these settings (the server owns the DuckDB file)."""
-    with _lock:
-        wh = _warehouses.get(settings.warehouse_url)
-        if wh is None:
-            wh = connect(settings.warehouse_url)
-            _warehouses[settings.warehouse_url] = wh
-        return wh
+    """The process-wide warehouse of these settings (``gongshu.warehouse.shared``)."""
+    return shared(settings.warehouse_url)
 
 
 def release_warehouse(settings: Settings) -> None:
-    with _lock:
-        wh = _warehouses.pop(settings.warehouse_url, None)
-    if wh is not None:
-        wh.close()
+    release_shared(settings.warehouse_url)
 
 
 def tick(app: Any, now: datetime | None = None) -> dict[str, Any]:
@@ -89,4 +78,3 @@ async def on_shutdown(app: Any) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    release_warehouse(app.state.settings)

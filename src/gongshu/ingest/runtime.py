@@ -17,7 +17,7 @@ from gongshu.config import Settings
 from gongshu.ingest import service
 from gongshu.ingest.iot import IotBuffer
 from gongshu.ingest.settings import IngestSettings, ingest_settings
-from gongshu.warehouse import Warehouse, release_shared, shared
+from gongshu.warehouse import Warehouse, shared
 
 log = logging.getLogger("gongshu.ingest")
 
@@ -110,4 +110,3 @@ async def shutdown(app: FastAPI) -> None:
     # Graceful: finish running loads, then load every buffered reading.
     await asyncio.to_thread(rt.pool.shutdown, True)
     await asyncio.to_thread(rt.iot.flush)
-    release_shared(rt.settings.warehouse_url)

@@ -17,5 +17,5 @@ domain = Domain(
         NavItem("开放门户", "/open"),
         NavItem("开放管理", "/open/manage", roles=frozenset({"admin", "officer", "leader"})),
     ],
-    on_shutdown="gongshu.opendata.data:close_for_app",
+    on_startup="gongshu.opendata.ckan:startup",
 )

@@ -17,9 +17,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
 
 from gongshu.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
 from gongshu.opendata import rules, search, service
@@ -68,11 +71,11 @@ def group_name(domain: str) -> str:
     return GROUP_NAMES.get(domain) or "g-" + hashlib.sha1(domain.encode()).hexdigest()[:8]
 
 
-def _envelope(request: Request, action: str, body: dict[str, Any], status: int) -> JSONResponse:
+def _envelope(request: Request, action: str, body: dict[str, Any], status: int) -> Response:
     base = str(request.base_url).rstrip("/")
-    return JSONResponse(
-        {"help": f"{base}/api/3/action/help_show?name={action}"} | body, status_code=status
-    )
+    # orjson: the same compact UTF-8 JSON as Response, several times faster on 100 rows.
+    content = orjson.dumps({"help": f"{base}/api/3/action/help_show?name={action}"} | body)
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def _from_app_error(exc: AppError) -> CkanError:
@@ -276,8 +279,7 @@ def _parse_fq(session: Session, text: str, filters: dict[str, list[str]], extra:
         elif field == "owner_org":
             filters.setdefault("org", []).extend(values)
         elif field == "groups":
-            names = {group_name(d): d for d in _domains(session)}
-            filters.setdefault("domain", []).extend(names.get(v, v) for v in values)
+            filters.setdefault("domain", []).extend(_group_domains(session, values))
         elif field == "tags":
             filters.setdefault("tags", []).extend(values)
         elif field == "res_format":
@@ -295,6 +297,21 @@ def _parse_fq(session: Session, text: str, filters: dict[str, list[str]], extra:
     rest = text[pos:].strip()
     if rest and rest.upper() not in ("AND",):
         raise CkanError(400, "Search Query Error", f"无法解析的查询条件：{rest}")
+
+
+def _group_domains(session: Session, names: list[str]) -> list[str]:
+    """Every domain a CKAN group name stands for (several domains may share one name);
+    only names outside ``GROUP_NAMES`` need the published domains from the database."""
+    out: list[str] = []
+    published: list[str] | None = None
+    for name in names:
+        domains = [d for d, g in GROUP_NAMES.items() if g == name]
+        if not domains:
+            published = _domains(session) if published is None else published
+            # A hashed group name, or a domain given by its own name.
+            domains = [d for d in published if group_name(d) == name] or [name]
+        out += domains
+    return out
 
 
 def _domains(session: Session) -> list[str]:
@@ -340,10 +357,10 @@ def package_search(request: Request, session: Session, p: dict[str, Any]) -> Any
         facet_fields=mine,
     )
     base = str(request.base_url).rstrip("/")
-    orgs = _orgs(session, {d.org_id for d in res.datasets})
-    all_orgs: dict[int, Org] = {}
+    org_ids = {d.org_id for d in res.datasets}
     if "organization" in facet_fields:
-        all_orgs = _orgs(session, {int(f.value) for f in res.facets.get("org", [])})
+        org_ids |= {int(f.value) for f in res.facets.get("org", [])}
+    orgs = all_orgs = _orgs(session, org_ids)  # one query for the page and the facet
     facets: dict[str, dict[str, int]] = {}
     search_facets: dict[str, Any] = {}
     for ck in facet_fields:
@@ -597,7 +614,7 @@ ACTIONS: dict[str, Callable[[Request, Session, dict[str, Any]], Any]] = {
 
 
 def _make(action: str, fn: Callable[[Request, Session, dict[str, Any]], Any]) -> Any:
-    async def endpoint(request: Request) -> JSONResponse:
+    async def endpoint(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
         try:
@@ -605,7 +622,7 @@ def _make(action: str, fn: Callable[[Request, Session, dict[str, Any]], Any]) ->
         except CkanError as exc:
             return _error(request, action, exc)
 
-        def run() -> JSONResponse:
+        def run() -> Response:
             session: Session = request.app.state.sessionmaker()
             try:
                 result = fn(request, session, params)
@@ -625,17 +642,59 @@ def _make(action: str, fn: Callable[[Request, Session, dict[str, Any]], Any]) ->
     return endpoint
 
 
-def _error(request: Request, action: str, exc: CkanError) -> JSONResponse:
+def _error(request: Request, action: str, exc: CkanError) -> Response:
     error = {"__type": exc.etype, "message": f"{exc.etype}: {exc.message}"} | exc.fields
     return _envelope(request, action, {"success": False, "error": error}, exc.status)
 
 
+# path -> (endpoint, the GET route: its path labels metrics)
+_ENDPOINTS: dict[str, tuple[Callable[[Request], Any], APIRoute]] = {}
+
 for _prefix in PREFIXES:
     for _action, _fn in ACTIONS.items():
-        router.add_api_route(
-            f"{_prefix}/{_action}",
-            _make(_action, _fn),
-            methods=["GET", "POST"],
-            summary=f"CKAN {_action}",
-            include_in_schema=_prefix == PREFIXES[0],
-        )
+        _path = f"{_prefix}/{_action}"
+        _endpoint = _make(_action, _fn)
+        _documented = _prefix == PREFIXES[0]
+        # One route per method, each with its own operation id (OpenAPI needs unique ids).
+        for _method in ("GET", "POST"):
+            router.add_api_route(
+                _path,
+                _endpoint,
+                methods=[_method],
+                summary=f"CKAN {_action}",
+                operation_id=f"ckan_{_action}_{_method.lower()}" if _documented else None,
+                include_in_schema=_documented,
+            )
+        _ENDPOINTS[_path] = (_endpoint, router.routes[-2])  # type: ignore[assignment]
+
+
+class ActionRoute(BaseRoute):
+    """Every CKAN action path, matched by one dict lookup ahead of all other routes.
+
+    The actions stay registered as ordinary routes above (OpenAPI, and apps run without
+    their lifespan); this only spares each call the matching of every page and API route
+    of every domain registered before open data, which costs more than a whole
+    ``datastore_search``. Other methods fall through to those routes (405 as before).
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] in ("GET", "POST"):
+            hit = _ENDPOINTS.get(scope["path"])
+            if hit is not None:
+                return Match.FULL, {"endpoint": hit[0], "route": hit[1]}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await scope["endpoint"](Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    @property
+    def path(self) -> str:
+        return "/api/3/action/*"
+
+
+async def startup(app: Any) -> None:
+    """Put ``ActionRoute`` first in the app's routes (idempotent)."""
+    routes = app.router.routes
+    if not any(isinstance(r, ActionRoute) for r in routes):
+        routes.insert(0, ActionRoute())

@@ -16,6 +16,9 @@ class OpenSettings(BaseSettings):
     require_key_for_rows: bool = Field(
         True, description="行数据接口 /api/v1/open 是否必须带应用密钥"
     )
+    page_index_mb: int = Field(
+        128, description="深分页索引（按排序保存主键）的内存上限（MB），0 为不使用"
+    )
 
 
 @lru_cache

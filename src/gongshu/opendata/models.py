@@ -27,7 +27,19 @@ class OpenDataset(Base):
     """开放数据集: a governed, published view of one catalog resource."""
 
     __tablename__ = "open_dataset"
-    __table_args__ = (Index("ix_open_dataset_status_org", "status", "org_id"),)
+    __table_args__ = (
+        # Covers portal search: facet counts, totals and newest-first pages (migration 0008).
+        Index(
+            "ix_open_dataset_facets",
+            "status",
+            "org_id",
+            "domain",
+            "open_type",
+            "update_cycle",
+            "licence",
+            "published_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)  # CKAN name (slug)

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis.expr.types as ir
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gongshu.audit import service as audit
@@ -43,7 +43,7 @@ from gongshu.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from gongshu.opendata import export, query, rules, search
+from gongshu.opendata import export, native, query, rules, search
 from gongshu.opendata.models import (
     OpenAppKey,
     OpenApplication,
@@ -397,13 +397,39 @@ def published_dataset(session: Session, ref: int | str) -> OpenDataset:
     return ds
 
 
+# Catalog entries behind open datasets: (database, resource id) -> (stamp, spec).
+_specs = native.LRU(4096)
+_SYSTEM = Principal.system("opendata")
+
+
+def current_spec(session: Session, resource_id: int) -> ResourceSpec:
+    """The catalog entry of a resource as it is *now*, for the read-time rule check.
+
+    The resource row is read on every call; its items and relations are re-read only
+    when the row moved. A published resource changes only through a catalog revision,
+    which bumps ``revision`` and ``updated_at``; status, grade and open type (what
+    withdraws a resource from opening) are compared as values. So one small query per
+    read instead of three, and a catalog change is seen by the very next read in every
+    process.
+    """
+    res = catalog.get_resource(session, _SYSTEM, resource_id)
+    stamp = (res.code, res.status, res.grade, res.open_type, res.revision, res.updated_at)
+    key = (str(session.get_bind().url), resource_id)
+    hit = _specs.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]  # type: ignore[no-any-return]
+    spec = catalog.resource_spec(session, resource_id)
+    _specs.put(key, (stamp, spec))
+    return spec
+
+
 def servable(session: Session, ref: int | str | OpenDataset) -> Servable:
     """A published dataset whose rows may be served now: the rules are re-checked
     against the current catalog entry on every read; a failure suspends the dataset."""
     ds = ref if isinstance(ref, OpenDataset) else published_dataset(session, ref)
     if ds.status != "published":
         raise NotFound("开放数据集不存在或未开放")
-    spec = catalog.resource_spec(session, ds.resource_id)
+    spec = current_spec(session, ds.resource_id)
     problems = rules.publication_problems(spec, ds.items, ds.row_filter, open_type=ds.open_type)
     if problems:
         _suspend(session, ds, problems)
@@ -483,41 +509,85 @@ def read_rows(
     offset: int = 0,
     cursor: str | None = None,
     with_total: bool = True,
+    native_sql: bool = True,
 ) -> Page:
-    """Rows of the open view, filtered, sorted and paged (offset or keyset)."""
-    t = open_table(wh, sv, only)
+    """Rows of the open view, filtered, sorted and paged (offset or keyset).
+
+    Rows are ordered by ``sort`` and then by the resource's key columns, so offset pages
+    and cursors never skip or repeat a row. On DuckDB this runs as parameterised SQL over
+    the open view compiled once (``native``); elsewhere, or with ``native_sql=False``, as
+    Ibis expressions. Both give the same rows (tests/opendata/test_native.py).
+    """
+    cols = columns_of(sv.dataset, only)
+    try:
+        nv = native.view(wh, sv.table, cols, sv.dataset.row_filter) if native_sql else None
+    except TableNotFoundError:
+        raise NotFound("该数据集暂无数据") from None
+    t: ir.Table | None = None
+    if nv is not None:
+        columns, types = list(nv.columns), nv.types
+    else:
+        t = open_table(wh, sv, only)
+        columns, types = list(t.columns), dict(t.schema().items())
     if fields:
-        missing = [f for f in fields if f not in t.columns]
+        missing = [f for f in fields if f not in columns]
         if missing:
             raise ValidationFailed(f"字段 {'、'.join(missing)} 不存在或未开放", code="bad_fields")
-    for c in conds:
-        t = t.filter(query.condition(t, c).fill_null(False))
-    if q:
-        t = query.full_text(t, q)
-    order = query.parse_sort(sort, t.columns)
-    keys = [k for k in sv.spec.key_columns if k in t.columns]
-    keyset = cursor is not None or (offset == 0 and keys)
-    if keyset and keys:
-        order = order + [(k, False) for k in keys if k not in {c for c, _ in order}]
-    limit = max(1, min(limit, query.MAX_LIMIT))
-    if not with_total:
-        total = None
-    elif not conds and not q and sv.dataset.data_updated_at is not None:
-        # Unfiltered: the open row count kept by the post-load refresh saves a query.
-        total = sv.dataset.row_count
+    if nv is not None:
+        where = [native.condition(nv, c) for c in conds]
+        if q:
+            where += native.full_text(nv, q)
     else:
-        total = int(wh.execute(t.count()))
-    ordered = query.order(t, order)
+        assert t is not None
+        for c in conds:
+            t = t.filter(query.condition(t, c).fill_null(False))
+        if q:
+            t = query.full_text(t, q)
+    order = query.parse_sort(sort, columns)
+    keys = [k for k in sv.spec.key_columns if k in columns]
+    order = order + [(k, False) for k in keys if k not in {c for c, _ in order}]
+    limit = max(1, min(limit, query.MAX_LIMIT))
+    offset = max(0, offset)
+    after: list[Any] | None = None
     if cursor is not None:
         if not keys:
             raise ValidationFailed("该数据集没有主键，不支持游标分页", code="bad_cursor")
-        ordered = query.order(query.after(t, order, query.decode_cursor(cursor)), order)
-        page = ordered.limit(limit)
-    else:
-        page = ordered.limit(limit, offset=max(0, offset))
-    out_cols = list(fields) if fields else list(t.columns)
+        after = query.decode_cursor(cursor)
+    # Unfiltered: the open row count kept by the post-load refresh saves a query.
+    known_total = (
+        sv.dataset.row_count
+        if not conds and not q and sv.dataset.data_updated_at is not None
+        else None
+    )
+    out_cols = list(fields) if fields else columns
     sort_cols = [c for c, _ in order]
-    table = wh.to_pyarrow(page.select(*dict.fromkeys(out_cols + sort_cols)))
+    select = list(dict.fromkeys(out_cols + sort_cols))
+    want_total = with_total and known_total is None
+    if nv is not None:
+        table, total = native.read(
+            wh,
+            nv,
+            where=where,
+            order=order,
+            keys=keys,
+            select=select,
+            limit=limit,
+            offset=offset,
+            cursor=after,
+            want_total=want_total,
+        )
+    else:
+        assert t is not None
+        total = int(wh.execute(t.count())) if want_total else None
+        if after is not None:
+            page = query.order(query.after(t, order, after), order).limit(limit)
+        else:
+            page = query.order(t, order).limit(limit, offset=offset)
+        table = wh.to_pyarrow(page.select(*select))
+    if not with_total:
+        total = None
+    elif known_total is not None:
+        total = known_total
     records = query.jsonable(table)
     next_cursor = None
     if keys and table.num_rows == limit:
@@ -528,10 +598,9 @@ def read_rows(
         for r in records:
             for c in extra:
                 r.pop(c, None)
-    schema = t.schema()
-    labels = {c.column: c.name for c in columns_of(sv.dataset)}
+    labels = {c.column: c.name for c in cols}
     field_list = [
-        {"id": c, "type": query.field_type(schema[c]), "info": {"label": labels.get(c, c)}}
+        {"id": c, "type": query.field_type(types[c]), "info": {"label": labels.get(c, c)}}
         for c in out_cols
     ]
     return Page(field_list, records, total, next_cursor)
@@ -743,27 +812,41 @@ def log_call(
     ip: str | None = None,
 ) -> None:
     """Count and log one download or API call (its own small transaction)."""
-    session.add(
-        OpenCall(
-            day=local_today(),
-            dataset_id=dataset_id,
-            kind=kind,
-            fmt=fmt,
-            key_id=key.id if key else None,
-            user_id=user_id if user_id is not None else (key.user_id if key else None),
-            status=status,
-            rows=rows,
-            ms=ms,
-            ip=ip,
-            ok=status < 400,
-        )
+    # Prebuilt Core statements on the session's connection: on the row API's hot path the
+    # ORM unit of work and statement construction cost more than the two writes.
+    conn = session.connection()
+    conn.execute(
+        _LOG_CALL,
+        {
+            "day": local_today(),
+            "dataset_id": dataset_id,
+            "kind": kind,
+            "fmt": fmt,
+            "key_id": key.id if key else None,
+            "user_id": user_id if user_id is not None else (key.user_id if key else None),
+            "status": status,
+            "rows": rows,
+            "ms": ms,
+            "ip": ip,
+            "ok": status < 400,
+        },
     )
     if dataset_id is not None and status < 400:
-        col = OpenDataset.downloads if kind == "download" else OpenDataset.api_calls
-        session.execute(
-            update(OpenDataset).where(OpenDataset.id == dataset_id).values({col: col + 1})
-        )
+        conn.execute(_COUNT_DOWNLOAD if kind == "download" else _COUNT_API, {"ds": dataset_id})
     session.commit()
+
+
+_LOG_CALL = insert(OpenCall)
+_COUNT_DOWNLOAD = (
+    update(OpenDataset)
+    .where(OpenDataset.id == bindparam("ds"))
+    .values(downloads=OpenDataset.downloads + 1)
+)
+_COUNT_API = (
+    update(OpenDataset)
+    .where(OpenDataset.id == bindparam("ds"))
+    .values(api_calls=OpenDataset.api_calls + 1)
+)
 
 
 # ---- restricted open (受限开放) -----------------------------------------------------

@@ -92,6 +92,7 @@ def specs() -> list[Any]:
             target=90.0,
             lower=80.0,
             description="各资源最近一次质检得分，按数据量加权",
+            snapshot=True,
         ),
         IndicatorSpec(
             code="quality.overdue_problems",
@@ -103,6 +104,7 @@ def specs() -> list[Any]:
             dimensions=("org",),
             higher_is_better=False,
             upper=0.0,
+            snapshot=True,
         ),
     ]
     for name, code in DIMENSION_CODES.items():
@@ -115,6 +117,7 @@ def specs() -> list[Any]:
                 unit="分",
                 owner_org="SJJ",
                 rollup="mean",
+                snapshot=True,
             )
         )
     return out

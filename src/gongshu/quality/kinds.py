@@ -90,8 +90,13 @@ class EvalContext:
     # region codes the bureau added locally (orgs' region table), valid besides GB/T 2260
     local_regions: tuple[str, ...] = ()
 
-    def region_codes(self) -> list[str]:
-        return sorted({*region_codes(), *self.local_regions})
+    def region_codes(self) -> tuple[str, ...]:
+        return _with_local(tuple(self.local_regions))
+
+
+@functools.lru_cache(maxsize=16)
+def _with_local(local: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({*region_codes(), *local}))
 
 
 class Kind:
@@ -127,6 +132,11 @@ class RowKind(Kind):
     checker: Callable[[dict[str, Any], Mapping[str, str]], dict[str, Any]] | None = None
     extra_columns: Callable[[dict[str, Any]], list[str]] = field(default=lambda p: [])
     level: str = "row"
+    # Shared parses this rule reads (v.Need); the engine computes each once per scan
+    # (v.prepare) and ``build`` finds them in its table (v.prepared_ric / prepared_date).
+    needs: Callable[[ir.Table, str, dict[str, Any]], tuple[v.Need, ...]] = field(
+        default=lambda t, c, p: ()
+    )
 
     def check(self, params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
         return self.checker(params, columns) if self.checker else {}
@@ -320,8 +330,29 @@ def _date_range_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalCo
         not_future=bool(params.get("not_future")),
         today=ctx.today,
         format=fmt,
+        parts=v.prepared_date(t, col, fmt) if fmt else None,
     )
     return fails, ibis.ifelse(fails, "date_range", ibis.null("string"))
+
+
+def _date_format_of(t: ir.Table, col: str, params: dict[str, Any]) -> str | None:
+    if not t[col].type().is_string():
+        return None
+    return params.get("format") or "YYYY-MM-DD"
+
+
+def _date_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
+    fmt = _date_format_of(t, col, params)
+    return (v.Need("date", col, fmt),) if fmt else ()
+
+
+def _date_format_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
+    fmt = params.get("format") or "YYYY-MM-DD"
+    parts = v.prepared_date(t, col, fmt)
+    return (
+        v.date_format_fails(t[col], format=fmt, parts=parts),
+        v.date_format_reason(t[col], format=fmt),
+    )
 
 
 def _check_date_format(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
@@ -356,7 +387,16 @@ def _ric_args(params: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
 
 def _ric_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     args = _ric_args(params, ctx)
-    return v.ric_fails(t[col], **args), v.ric_reason(t[col], **args)
+    fails = v.ric_fails(t[col], **args, parts=v.prepared_ric(t, col))
+    return fails, v.ric_reason(t[col], **args)
+
+
+def _ric_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
+    return (v.Need("ric", col),)
+
+
+def _id_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
+    return (v.Need("ric", params["id_column"]),)
 
 
 def _check_uscc(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
@@ -384,8 +424,19 @@ def _check_id_birth(params: dict[str, Any], columns: Mapping[str, str]) -> dict[
 
 
 def _id_birth_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
-    fails = v.ric_birth_date_mismatch(t[params["id_column"]], t[col], format=params["format"])
+    id_col, fmt = params["id_column"], params["format"]
+    fails = v.ric_birth_date_mismatch(
+        t[id_col],
+        t[col],
+        format=fmt,
+        id_parts=v.prepared_ric(t, id_col),
+        birth_parts=v.prepared_date(t, col, fmt) if t[col].type().is_string() else None,
+    )
     return fails, ibis.ifelse(fails, "birthdate_mismatch", ibis.null("string"))
+
+
+def _id_birth_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
+    return _id_needs(t, col, params) + _date_needs(t, col, params)
 
 
 def _check_id_sex(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
@@ -401,7 +452,10 @@ def _id_sex_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContex
     male, female = params.get("male", "1"), params.get("female", "2")
     if c.type().is_integer():
         male, female = int(male), int(female)
-    fails = v.ric_sex_mismatch(t[params["id_column"]], c, male=male, female=female)
+    id_col = params["id_column"]
+    fails = v.ric_sex_mismatch(
+        t[id_col], c, male=male, female=female, id_parts=v.prepared_ric(t, id_col)
+    )
     return fails, ibis.ifelse(fails, "sex_mismatch", ibis.null("string"))
 
 
@@ -417,11 +471,15 @@ LENGTH = RowKind("length", "长度范围", "规范性", _simple(v.length_fails, 
 REGEX = RowKind("regex", "正则表达式", "规范性", _simple(v.regex_fails, "pattern"), _check_regex)
 ENUM = RowKind("enum", "代码表/枚举值", "规范性", _enum_build, _check_enum)
 RANGE = RowKind("range", "数值范围", "准确性", _simple(v.range_fails, "range"), _check_range)
-DATE_RANGE = RowKind("date_range", "日期范围", "准确性", _date_range_build, _check_date_range)
-DATE_FORMAT = RowKind(
-    "date_format", "日期格式", "规范性", _with_reason("date_format"), _check_date_format
+DATE_RANGE = RowKind(
+    "date_range", "日期范围", "准确性", _date_range_build, _check_date_range, needs=_date_needs
 )
-RIC = RowKind("ric", "居民身份证号码（GB 11643）", "准确性", _ric_build, _check_ric)
+DATE_FORMAT = RowKind(
+    "date_format", "日期格式", "规范性", _date_format_build, _check_date_format, needs=_date_needs
+)
+RIC = RowKind(
+    "ric", "居民身份证号码（GB 11643）", "准确性", _ric_build, _check_ric, needs=_ric_needs
+)
 USCC = RowKind("uscc", "统一社会信用代码（GB 32100）", "准确性", _with_reason("uscc"), _check_uscc)
 MOBILE = RowKind("mobile", "手机号码", "规范性", _simple(v.mobile_fails, "mobile"), _check_mobile)
 LANDLINE = RowKind(
@@ -438,9 +496,16 @@ ID_BIRTH = RowKind(
     _id_birth_build,
     _check_id_birth,
     _id_column,
+    needs=_id_birth_needs,
 )
 ID_SEX = RowKind(
-    "id_sex_match", "性别与身份证号码一致", "一致性", _id_sex_build, _check_id_sex, _id_column
+    "id_sex_match",
+    "性别与身份证号码一致",
+    "一致性",
+    _id_sex_build,
+    _check_id_sex,
+    _id_column,
+    needs=_id_needs,
 )
 
 

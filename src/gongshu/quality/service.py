@@ -34,8 +34,8 @@ from gongshu.quality import engine as E
 from gongshu.quality import kinds as K
 from gongshu.quality.models import Problem, Rule, Run, RunResult
 from gongshu.quality.schemas import ObjectionIn, RuleIn, RuleUpdate
-from gongshu.quality.workdays import CALENDAR
 from gongshu.warehouse import TableNotFoundError, Warehouse
+from gongshu.workdays import WorkCalendar
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 STATE_LABELS = {
@@ -783,7 +783,7 @@ def _transition(
 
 def _send(session: Session, actor: Principal, problem: Problem, days: int | None = None) -> None:
     days = days or DEADLINE_DAYS.get(problem.severity, 10)
-    problem.deadline = CALENDAR.add_working_days(local_today(), days)
+    problem.deadline = WorkCalendar.load(session).add_working_days(local_today(), days)
     problem.sent_at = utcnow()
     _transition(
         session,

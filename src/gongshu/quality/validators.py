@@ -59,7 +59,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,7 +203,7 @@ def _membership(needle: ir.Value, values: ValuesArg) -> ir.BooleanValue:
         return needle.isin(values).fill_null(False)
     if isinstance(values, (str, bytes)):
         raise TypeError("values must be a collection of values, not a single string")
-    distinct = tuple(sorted({v for v in values if v is not None}, key=repr))
+    distinct = _distinct(values if isinstance(values, tuple) else tuple(values))
     if not distinct:
         return _false()
     if len(distinct) <= _MAX_INLINE_VALUES:
@@ -211,21 +211,16 @@ def _membership(needle: ir.Value, values: ValuesArg) -> ir.BooleanValue:
     return needle.isin(_values_table(distinct)["value"]).fill_null(False)
 
 
+@functools.lru_cache(maxsize=32)
+def _distinct(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Cached: the same large sets (45,000 days, 3,500 regions) come with every rule.
+    return tuple(sorted({v for v in values if v is not None}, key=repr))
+
+
 @functools.lru_cache(maxsize=16)
 def _values_table(values: tuple[Any, ...]) -> ir.Table:
     # One table per distinct set: rules sharing a set share one temp view on Spark.
     return ibis.memtable({"value": list(values)})
-
-
-@functools.lru_cache(maxsize=8)
-def _days_between(first: dt.date, last: dt.date) -> tuple[int, ...]:
-    """Every day in [first, last] as ``yyyymmdd`` (45,000 for 1900 to now)."""
-    count = (last - first).days + 1
-    return tuple(_date_int(first + dt.timedelta(days=i)) for i in range(max(count, 0)))
-
-
-#: Every real month-day as ``mmdd``, 0229 included (it also needs a leap year).
-_MONTH_DAYS = tuple(d % 10000 for d in _days_between(dt.date(2000, 1, 1), dt.date(2000, 12, 31)))
 
 
 def _is_leap(year: ir.IntegerValue) -> ir.BooleanValue:
@@ -326,6 +321,7 @@ def date_range_fails(
     not_future: bool = False,
     today: dt.date | None = None,
     format: str | None = None,
+    parts: DateParts | None = None,
 ) -> ir.BooleanValue:
     """Date range, optionally "not in the future": fails where the date is out of range.
 
@@ -342,21 +338,30 @@ def date_range_fails(
     if not_future:
         now = _today(today)
         upper = now if upper is None else builtins.min(upper, now)
+    fast_parts = None
     if col.type().is_string():
         if format is None:
             raise ValueError("a string column needs format=, e.g. 'YYYY-MM-DD'")
         parsed = _parse_date(col, format)
         value: ir.Value = ibis.ifelse(parsed.real, parsed.ymd, ibis.null("int64"))
         bound: Callable[[dt.date], Any] = _date_int
+        fast_parts = parts if parts is not None else date_parts(col, format)
     else:
         value = col.date() if col.type().is_timestamp() else col
         bound = _as_is
-    bad = _false()
+    bad, fast_bad = _false(), _false()
     if min is not None:
         bad = bad | (value < bound(min))
+        if fast_parts is not None:
+            fast_bad = fast_bad | (fast_parts.date < min)
     if upper is not None:
         bad = bad | (value > bound(upper))
-    return col.notnull() & bad.fill_null(False)
+        if fast_parts is not None:
+            fast_bad = fast_bad | (fast_parts.date > upper)
+    reference = col.notnull() & bad.fill_null(False)
+    if fast_parts is None:
+        return reference
+    return ibis.cases((fast_parts.fast, fast_bad), else_=reference)
 
 
 def _as_is(value: Any) -> Any:
@@ -379,10 +384,6 @@ class _ParsedDate:
 class _DateFormat:
     pattern: str  # regex of the whole value
     offsets: dict[str, int]  # token -> character offset
-    md_start: int  # the span holding MM and DD, e.g. "MM-DD" of YYYY-MM-DD
-    md_length: int
-    month_days: tuple[str, ...]  # every real month-day written as that span
-    feb29: str
 
 
 @functools.lru_cache(maxsize=64)
@@ -405,50 +406,54 @@ def _date_format(fmt: str) -> _DateFormat:
     end = max(offsets["MM"], offsets["DD"]) + 2
     if start < offsets["YYYY"] + 4 and offsets["YYYY"] < end:
         raise ValueError(f"date format {fmt!r}: the year must not sit between month and day")
-
-    def written(mmdd: int) -> str:
-        chars = list(fmt[start:end])
-        chars[offsets["MM"] - start : offsets["MM"] - start + 2] = f"{mmdd // 100:02d}"
-        chars[offsets["DD"] - start : offsets["DD"] - start + 2] = f"{mmdd % 100:02d}"
-        return "".join(chars)
-
-    return _DateFormat(
-        pattern="".join(pattern),
-        offsets=offsets,
-        md_start=start,
-        md_length=end - start,
-        month_days=tuple(written(md) for md in _MONTH_DAYS),
-        feb29=written(229),
-    )
+    return _DateFormat(pattern="".join(pattern), offsets=offsets)
 
 
 def _parse_date(col: ir.StringValue, fmt: str) -> _ParsedDate:
     f = _date_format(fmt)
     at = f.offsets
     shape = (col.length() == len(fmt)) & _full_match(col, f.pattern)
-    # Calendar check on the text: the month-day span ("MM-DD") is one of the 366 real
-    # ones written in this format (one lookup), the year is not 0000, and 29 February
-    # needs a leap year (``OR`` is lazy: the year becomes a number only for those rows).
-    month_day = col.substr(f.md_start, f.md_length)
+    # Calendar check on the numbers (no lookup table: an IN (subquery) is a join the
+    # engines compute for every row, also where a CASE never asks for it).
     year = col.substr(at["YYYY"], 4)
-    real = (
-        shape
-        & _membership(month_day, f.month_days)
-        & (year != "0000")
-        & ((month_day != f.feb29) | _is_leap(year.try_cast("int64")))
-    )
-    ymd = year.try_cast("int64") * 10000 + _digits_at(col, at["MM"], 2) * 100
-    return _ParsedDate(shape=shape, real=real, ymd=ymd + _digits_at(col, at["DD"], 2))
+    y, m, d = year.try_cast("int64"), _digits_at(col, at["MM"], 2), _digits_at(col, at["DD"], 2)
+    real = shape & (year != "0000") & _real_day(y, m, d).fill_null(False)
+    return _ParsedDate(shape=shape, real=real, ymd=y * 10000 + m * 100 + d)
 
 
-def date_format_fails(col: ir.StringValue, *, format: str = "YYYY-MM-DD") -> ir.BooleanValue:
+def _real_day(y: ir.IntegerValue, m: ir.IntegerValue, d: ir.IntegerValue) -> ir.BooleanValue:
+    """Month ``m`` of year ``y`` has a day ``d`` (Gregorian calendar)."""
+    # 31 days: odd months to July, even from August. Arithmetic, not IN: engines turn
+    # longer IN lists into joins, which compute their key for every row.
+    long_month = ((m + (m / 8).floor()) % 2) == 1
+    day = (d <= 28) | ((m != 2) & ((d <= 30) | long_month)) | ((m == 2) & (d == 29) & _is_leap(y))
+    return m.between(1, 12) & d.between(1, 31) & day
+
+
+def _real_ymd(ymd: ir.IntegerValue, first: dt.date, last: dt.date) -> ir.BooleanValue:
+    """``ymd`` (yyyymmdd) is a real day from ``first`` to ``last``."""
+    ym = (ymd / 100).floor()
+    y = (ymd / 10000).floor()
+    in_range = ymd.between(_date_int(first), _date_int(last))
+    return in_range & _real_day(y, ym - 100 * y, ymd - 100 * ym)
+
+
+def date_format_fails(
+    col: ir.StringValue, *, format: str = "YYYY-MM-DD", parts: DateParts | None = None
+) -> ir.BooleanValue:
     """Fails where the string is not a real date written in ``format``.
 
     ``format`` uses the tokens YYYY, MM, DD (each once, zero-padded) and literal
     separators: ``YYYY-MM-DD``, ``YYYYMMDD``, ``YYYY/MM/DD``, ``YYYY年MM月DD日`` ...
     ``19990230`` fails (reason ``date``), ``1999-2-3`` fails (reason ``format``).
+    For ``YYYY-MM-DD`` the engine's date cast decides the common case (:class:`DateParts`,
+    ``parts`` from a prepared table); other values take the text checks.
     """
-    return _failing(col, _parse_date(col, format).real)
+    reference = _failing(col, _parse_date(col, format).real)
+    dp = parts if parts is not None else date_parts(col, format)
+    if dp is None:
+        return reference
+    return ibis.cases((dp.fast, False), else_=reference)
 
 
 def date_format_reason(col: ir.StringValue, *, format: str = "YYYY-MM-DD") -> ir.StringValue:
@@ -539,6 +544,241 @@ def region_year_keys(
     return sorted(keys)
 
 
+# --- shared per-row parses (身份证号码、日期) ----------------------------------------------
+#
+# The identifier and date rules of a scan read the same few values: an ID number's
+# digits (region, birth date, sequence parity, check character) feed the ID rule and the
+# birth-date and sex consistency rules; a date string feeds the date-format, date-range
+# and birth-date rules. Each value is parsed ONCE per row into a handful of derived
+# columns (:func:`prepare` adds them to the scanned table as one projection per layer),
+# and every rule reads those columns. Without a prepared table the same expressions are
+# built inline (one rule, one query: tests and single checks).
+#
+# Each parse has a FAST exact path for the common well-formed value, decided by cheap
+# tests, and every rule keeps its reference formulation (the previous, per-character
+# one) for the rows the fast path does not prove: ``CASE WHEN fast THEN <arithmetic>
+# ELSE <reference> END``. Both engines evaluate a CASE branch only for its rows, so the
+# reference costs only the few malformed values, and the verdicts are those of the
+# reference by construction (``fast`` implies the reference's shape test holds, and the
+# arithmetic computes the same quantities).
+
+#: The date format both engines write when casting a date to a string.
+ISO_DATE = "YYYY-MM-DD"
+_E17 = 10**17  # smallest 18-digit number
+_MIN_DATE, _MAX_DATE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class Need:
+    """A shared parse a rule reads: ``kind`` ``"ric"`` (ID number) or ``"date"``."""
+
+    kind: str
+    column: str
+    format: str = ISO_DATE
+
+    def prefix(self, tag: str = "") -> str:
+        """Column-name prefix of this parse's derived columns (``tag`` tells apart
+        copies that must stay separate subplans, e.g. the sample queries')."""
+        return f"_gs{tag}_{self.name}"
+
+    @property
+    def name(self) -> str:
+        if self.kind == "date":
+            fmt = "".join(c if c.isalnum() else "_" for c in self.format.lower())
+            return f"date_{fmt}_{self.column}_"
+        return f"{self.kind}_{self.column}_"
+
+
+@dataclass(frozen=True)
+class RicParts:
+    """Derived values of an ID-number column; meaningful only where ``fast``.
+
+    ``fast``: exactly 18 characters, the first 17 ASCII digits (the first not 0), the
+    last an ASCII digit or ``X``. No region code starts with 0, so a value starting with
+    0 can never be valid and simply takes the reference path.
+    """
+
+    fast: ir.BooleanValue
+    region: ir.IntegerValue  # characters 1-6 as a number
+    ymd: ir.IntegerValue  # characters 7-14 as a number (yyyymmdd)
+    year: ir.IntegerValue
+    month: ir.IntegerValue
+    day: ir.IntegerValue
+    sex: ir.IntegerValue  # 1 odd / 2 even sequence number (character 17)
+    checksum: ir.BooleanValue  # the check character is right
+
+
+@dataclass(frozen=True)
+class DateParts:
+    """A date string parsed by the engine's own date cast; meaningful only where
+    ``fast``: the value is exactly the engine's rendering of a date in 0001..9999, i.e.
+    a real date written ``YYYY-MM-DD``."""
+
+    fast: ir.BooleanValue
+    date: ir.DateValue
+    ymd: ir.IntegerValue
+
+
+Layer = Callable[[ir.StringValue, dict[str, ir.Value]], dict[str, ir.Value]]
+
+
+def _ric_layers() -> list[Layer]:
+    """The ID-number parse as dependent steps (each a projection when prepared).
+
+    One ``try_cast`` reads all 18 digits as an integer ``u`` (a final ``X`` is read as
+    0 and remembered). Exactness of ``fast`` without a regex: the value has 18
+    characters, the first at least ``"1"`` (no sign, space, ``0x``), ``u`` has 18 digits
+    (so no separator, space or decimal point took a character's place) and there is no
+    exponent letter: then every character is a digit, on DuckDB (whose integer cast also
+    accepts ``_``, ``.``, ``e`` and ``0x``) and on Spark. The tests probe these forms.
+
+    The check character: with the check value at position 0 (``X`` = 10) and digit ``a_k``
+    at position ``k`` from the right, GB 11643 requires ``sum(2**k * a_k) % 11 == 1``.
+    Writing ``a_k = q_k - 10 * q_(k+1)`` with ``q_k = floor(v / 10**k)`` turns the sum into
+    ``sum(g_k * q_k)`` with small constant ``g_k``: sixteen exact floor divisions of
+    values below 2**53 (``u`` split at 10**12), no per-character reads.
+    """
+
+    def digits(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+        # % 10**17 keeps a lenient parse of garbage (e.g. 9e18) from overflowing.
+        x17 = (c.substr(0, 17).try_cast("int64") % _E17) * 10
+        tail = ibis.ifelse(c.endswith("X"), x17, ibis.null("int64"))
+        return {"u": ibis.coalesce(c.try_cast("int64"), tail)}
+
+    def split(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+        u = e["u"]
+        # An exponent form of 18 characters reaching 18 digits ends in at least two
+        # zeros (its exponent outweighs the places it takes), so only those values need
+        # the dearer search for the letter.
+        lo = u % 10**12
+        exponent = ibis.ifelse(lo % 100 == 0, c.contains("e") | c.contains("E"), False)
+        fast = (c.length() == 18) & (c >= "1") & (u >= _E17) & ~exponent
+        return {
+            "fast": fast.fill_null(False),
+            "x": c.endswith("X"),
+            "lo": lo,
+            "hi": ((u - lo) / 10**12).floor(),  # exact: a multiple of 10**12 below 2**63
+        }
+
+    def parts(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+        # Repeated quotients are one computation: both engines eliminate common
+        # sub-expressions of a projection outside conditionals.
+        lo, hi = e["lo"], e["hi"]
+        q = {k: (lo / 10**k).floor() for k in range(1, 12)}
+        total = _weighted(lo, [q[k] for k in range(1, 12)], 0)
+        total = total + _weighted(hi, [(hi / 10**k).floor() for k in range(1, 6)], 12)
+        total = total + ibis.ifelse(e["x"], 10, 0)
+        return {
+            "checksum": (total % 11) == 1,
+            "region": hi,
+            "ymd": q[4],
+            "year": q[8],
+            "month": q[6] - 100 * q[8],
+            "day": q[4] - 100 * q[6],
+            "sex": 2 - q[1] % 2,
+        }
+
+    return [digits, split, parts]
+
+
+def _weighted(v: ir.IntegerValue, quotients: list[ir.IntegerValue], k0: int) -> ir.IntegerValue:
+    """``sum(2**(k0+k) * a_k) mod 11`` up to a multiple of 11 for the digits ``a_k`` of
+    ``v``, from ``v`` and its quotients ``floor(v / 10**k)``, k = 1, 2, ..."""
+    total: ir.IntegerValue = v * pow(2, k0, 11)
+    for k, q in enumerate(quotients, start=1):
+        g = (pow(2, k0 + k, 11) - 10 * pow(2, k0 + k - 1, 11)) % 11
+        if g:
+            total = total + q * g
+    return total
+
+
+def _date_layers(fmt: str) -> list[Layer]:
+    if fmt != ISO_DATE:
+        raise ValueError(f"no fast date parse for {fmt!r}")
+
+    def cast(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+        return {"d": c.try_cast("date")}
+
+    def check(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+        d = e["d"]
+        # The round trip proves the shape and the calendar at once; the bounds keep out
+        # DuckDB's 'infinity' (which renders as itself) and years outside 0001-9999.
+        fast = (d >= _MIN_DATE) & (d <= _MAX_DATE) & (d.cast("string") == c)
+        return {"fast": fast.fill_null(False), "ymd": d.year() * 10000 + d.month() * 100 + d.day()}
+
+    return [cast, check]
+
+
+def _layers(need: Need) -> list[Layer]:
+    return _ric_layers() if need.kind == "ric" else _date_layers(need.format)
+
+
+def _inline(col: ir.StringValue, layers: list[Layer]) -> dict[str, ir.Value]:
+    env: dict[str, ir.Value] = {}
+    for layer in layers:
+        env.update(layer(col, env))
+    return env
+
+
+def ric_parts(col: ir.StringValue) -> RicParts:
+    """The ID-number parse of ``col`` as inline expressions (see :func:`prepare`)."""
+    env = _inline(col, _ric_layers())
+    return RicParts(**{f.name: env[f.name] for f in fields(RicParts)})
+
+
+def date_parts(col: ir.StringValue, format: str = ISO_DATE) -> DateParts | None:
+    """The fast date parse of ``col`` (only for ``YYYY-MM-DD``; else None)."""
+    if format != ISO_DATE:
+        return None
+    env = _inline(col, _date_layers(format))
+    return DateParts(fast=env["fast"], date=env["d"], ymd=env["ymd"])
+
+
+def fast_parse_supported(need: Need) -> bool:
+    return need.kind == "ric" or need.format == ISO_DATE
+
+
+def prepare(table: ir.Table, needs: Iterable[Need], *, tag: str = "") -> ir.Table:
+    """``table`` with the derived columns of ``needs`` added, one projection per layer
+    (so each parse is computed once per row; later layers read earlier columns)."""
+    todo = [n for n in dict.fromkeys(needs) if fast_parse_supported(n)]
+    plans = {n: _layers(n) for n in todo}
+    depth = max((len(p) for p in plans.values()), default=0)
+    for i in range(depth):
+        new: dict[str, ir.Value] = {}
+        for need, layers in plans.items():
+            if i >= len(layers):
+                continue
+            prefix = need.prefix(tag)
+            env = {c[len(prefix) :]: table[c] for c in table.columns if c.startswith(prefix)}
+            for name, value in layers[i](table[need.column], env).items():
+                new[prefix + name] = value
+        table = table.mutate(**new)
+    return table
+
+
+def _prepared_prefix(table: ir.Table, need: Need) -> str | None:
+    end = need.name + "fast"
+    found = [c for c in table.columns if c.startswith("_gs") and c.endswith(end)]
+    return found[0][: -len("fast")] if found else None
+
+
+def prepared_ric(table: ir.Table, column: str) -> RicParts | None:
+    """The prepared ID-number parse of ``column`` in ``table``, if :func:`prepare` added it."""
+    p = _prepared_prefix(table, Need("ric", column))
+    if p is None:
+        return None
+    return RicParts(**{f.name: table[p + f.name] for f in fields(RicParts)})
+
+
+def prepared_date(table: ir.Table, column: str, format: str) -> DateParts | None:
+    """The prepared date parse of ``column`` in ``table``, if :func:`prepare` added it."""
+    p = _prepared_prefix(table, Need("date", column, format))
+    if p is None:
+        return None
+    return DateParts(fast=table[p + "fast"], date=table[p + "d"], ymd=table[p + "ymd"])
+
+
 # --- resident ID number (GB 11643-1999) ----------------------------------------------------
 
 #: Weights of the 17 digits: 2**(18-i) mod 11.
@@ -575,52 +815,71 @@ def _ric_checks(
     region_years: ValuesArg | None,
     today: dt.date | None,
     min_birth: dt.date,
+    parts: RicParts | None = None,
 ) -> _RicChecks:
+    """The reference checks (``parts``: the fast parse, to share one region lookup)."""
     if regions is not None and region_years is not None:
         raise ValueError("pass regions= or region_years=, not both")
     n = col.length()
     is18, is15 = n == 18, n == 15
-    # One lookup checks "real day" and "min_birth <= birth <= today" together.
-    days = _days_between(min_birth, _today(today))
+    last = _today(today)
     century = LEGACY_RIC_CENTURY * 10000
 
-    # S = sum(w_i * d_i), d_i = code point - 48: S + check value == 1 (mod 11), i.e. the
-    # check character is "10X98765432"[S % 11]. The -48s fold into one constant.
-    offset = (-48 * sum(RIC_WEIGHTS)) % 11
-    weighted = _total(_code_point(col, i) * w for i, w in enumerate(RIC_WEIGHTS))
-    checksum = ((weighted + _index_in(_RIC_CHECK, col, 17) + offset) % 11) == 1
+    # S = sum(w_i * d_i): S + check value == 1 (mod 11), i.e. the check character is
+    # "10X98765432"[S % 11]. Where ``charset`` holds the 17 digits are one integer; its
+    # digit sum is arithmetic (see _ric_layers), elsewhere the value is never consulted.
+    body = _digits_at(col, 0, 17)
+    lo = body % 10**11
+    hi = ((body - lo) / 10**11).floor()
+    weighted = _weighted(lo, [(lo / 10**k).floor() for k in range(1, 11)], 1)
+    weighted = weighted + _weighted(hi, [(hi / 10**k).floor() for k in range(1, 6)], 12)
+    checksum = ((weighted + _index_in(_RIC_CHECK, col, 17)) % 11) == 1
 
-    if region_years is not None:
-        # Characters 1-10 are region code and birth year: the key, in one cast.
-        keys = _int_values(region_years)
-        region = _membership(_digits_at(col, 0, 10), keys)
-        key15 = _digits_at(col, 0, 6) * 10000 + LEGACY_RIC_CENTURY + _digits_at(col, 6, 2)
-        region15 = _membership(key15, keys)
-    elif regions is None:
-        region = region15 = ibis.literal(True)
-    else:
-        region = region15 = _region_in(col, regions)
+    region = region15 = _ric_region(col, parts, regions=regions, region_years=region_years)
     return _RicChecks(
         is18=is18,
         is15=is15,
         charset=_full_match(col, _RIC18),
         lower_x=col.substr(17, 1) == "x",
-        birth=_membership(_digits_at(col, 6, 8), days),
+        birth=_real_ymd(_digits_at(col, 6, 8), min_birth, last).fill_null(False),
         region=region,
         checksum=checksum,
         digits15=_full_match(col, _RIC15),
-        birth15=_membership(century + _digits_at(col, 6, 6), days),
+        birth15=_real_ymd(century + _digits_at(col, 6, 6), min_birth, last).fill_null(False),
         region15=region15,
     )
 
 
-def _region_in(col: ir.StringValue, regions: ValuesArg) -> ir.BooleanValue:
-    """First six characters in ``regions`` (codes as strings, or an integer column)."""
-    if isinstance(regions, ir.Column) and regions.type().is_integer():
-        return _membership(_digits_at(col, 0, 6), regions)
-    if not isinstance(regions, ir.Column):
-        regions = [str(r) for r in regions]
-    return _membership(col.substr(0, 6), regions)
+def _ric_region(
+    col: ir.StringValue,
+    parts: RicParts | None,
+    *,
+    regions: ValuesArg | None,
+    region_years: ValuesArg | None,
+) -> ir.BooleanValue:
+    """The region check of every form (fast, 18 and 15 characters) as ONE lookup of one
+    key: a lookup is a join computed for every row, so the forms share it.
+
+    Where the region matters the characters are ASCII digits, so comparing numbers is
+    comparing the text: 6-digit codes (``regions``) or code * 10000 + birth year
+    (``region_years``, the year 19YY for 15 digits)."""
+    if regions is None and region_years is None:
+        return ibis.literal(True)
+    if region_years is not None:
+        values: ValuesArg = _int_values(region_years)
+        key18 = _digits_at(col, 0, 10)
+        key15 = _digits_at(col, 0, 6) * 10000 + LEGACY_RIC_CENTURY + _digits_at(col, 6, 2)
+        text_key = ibis.cases((col.length() == 15, key15), else_=key18)
+        fast_key = None if parts is None else parts.region * 10000 + parts.year
+    elif isinstance(regions, ir.Column) and not regions.type().is_integer():
+        return _membership(col.substr(0, 6), regions)  # codes of unknown form: the text
+    else:
+        assert regions is not None
+        values = regions if isinstance(regions, ir.Column) else _region_ints(tuple(regions))
+        text_key = _digits_at(col, 0, 6)
+        fast_key = None if parts is None else parts.region
+    key = text_key if fast_key is None else ibis.cases((parts.fast, fast_key), else_=text_key)
+    return _membership(key, values)
 
 
 def _int_values(values: ValuesArg) -> ValuesArg:
@@ -635,6 +894,7 @@ def ric_fails(
     today: dt.date | None = None,
     min_birth: dt.date = _MIN_BIRTH,
     allow_legacy15: bool = False,
+    parts: RicParts | None = None,
 ) -> ir.BooleanValue:
     """Resident ID number (居民身份证号码, GB 11643-1999): fails where the value is invalid.
 
@@ -663,14 +923,37 @@ def ric_fails(
     * stdnum's region check is always year-aware; here only with ``region_years``.
     * stdnum 2.2 raises ``KeyError`` (not a validation error) for an unknown county
       under a known province (e.g. 119999); here that is simply ``region``.
+
+    ``parts``: the column's shared parse from a prepared table (:func:`prepare`);
+    without it the parse is built inline. Either way a well-formed value is decided by
+    arithmetic on its digits and any other value by the per-character reference checks
+    (:func:`ric_reason` uses only those: the tests hold both to the same verdicts).
     """
+    p = parts if parts is not None else ric_parts(col)
     c = _ric_checks(
-        col, regions=regions, region_years=region_years, today=today, min_birth=min_birth
+        col,
+        regions=regions,
+        region_years=region_years,
+        today=today,
+        min_birth=min_birth,
+        parts=p,
     )
-    ok = c.is18 & c.charset & ~c.lower_x & c.birth & c.region & c.checksum
+    # Everything but the region check, per form; the region lookup is shared by all
+    # forms (c.region is c.region15), so it is written once: each written IN is a join.
+    ok = c.is18 & c.charset & ~c.lower_x & c.birth & c.checksum
     if allow_legacy15:
-        ok = ibis.ifelse(c.is15, c.digits15 & c.birth15 & c.region15, ok)
-    return _failing(col, ok)
+        ok = ibis.ifelse(c.is15, c.digits15 & c.birth15, ok)
+    in_range = p.ymd.between(_date_int(min_birth), _date_int(_today(today)))
+    fast_ok = p.checksum & in_range & _real_day(p.year, p.month, p.day)
+    ok = ibis.cases((p.fast, fast_ok), else_=ok.fill_null(False)) & c.region
+    return col.notnull() & ~ok.fill_null(False)
+
+
+@functools.lru_cache(maxsize=8)
+def _region_ints(regions: tuple[Any, ...]) -> tuple[int, ...]:
+    """6-digit codes as numbers (other codes can never equal six ASCII digits)."""
+    codes = (str(r) for r in regions)
+    return tuple(int(r) for r in codes if len(r) == 6 and r.isascii() and r.isdigit())
 
 
 def ric_reason(
@@ -757,19 +1040,32 @@ def ric_birth_date_mismatch(
     birth_col: ir.Value,
     *,
     format: str = "YYYY-MM-DD",
+    id_parts: RicParts | None = None,
+    birth_parts: DateParts | None = None,
 ) -> ir.BooleanValue:
     """Cross-field rule: the birth-date item differs from the date inside the ID number.
 
     ``birth_col`` is a date, a timestamp (its date) or a string in ``format``. Fails
     only where both dates are known; a NULL or malformed side is left to other rules.
+    ``id_parts`` / ``birth_parts``: shared parses from a prepared table (:func:`prepare`).
     """
+    p = id_parts if id_parts is not None else ric_parts(id_col)
+    fast = p.fast
     if birth_col.type().is_string():
         parsed = _parse_date(birth_col, format)
         other = ibis.ifelse(parsed.shape, parsed.ymd, ibis.null("int64"))
+        dp = birth_parts if birth_parts is not None else date_parts(birth_col, format)
+        if dp is not None:
+            fast, fast_other = fast & dp.fast, dp.ymd
+        else:
+            fast_other = other
     else:
         day = birth_col.date() if birth_col.type().is_timestamp() else birth_col
-        other = day.year() * 10000 + day.month() * 100 + day.day()
-    return (_ric_birth_text(id_col).try_cast("int64") != other).fill_null(False)
+        other = fast_other = day.year() * 10000 + day.month() * 100 + day.day()
+    reference = (_ric_birth_text(id_col).try_cast("int64") != other).fill_null(False)
+    # Year 0000 has no birth text in the reference: no comparison.
+    fast_mismatch = ((p.year != 0) & (p.ymd != fast_other)).fill_null(False)
+    return ibis.cases((fast, fast_mismatch), else_=reference)
 
 
 def ric_sex_mismatch(
@@ -778,6 +1074,7 @@ def ric_sex_mismatch(
     *,
     male: Any = 1,
     female: Any = 2,
+    id_parts: RicParts | None = None,
 ) -> ir.BooleanValue:
     """Cross-field rule: the sex item does not match the ID number's sequence parity.
 
@@ -787,8 +1084,14 @@ def ric_sex_mismatch(
     """
     if sex_col.type().is_string():
         male, female = str(male), str(female)
-    expected = ric_sex(id_col).cases((1, male), (2, female), else_=ibis.null(sex_col.type()))
-    return (sex_col != expected).fill_null(False)
+    null = ibis.null(sex_col.type())
+    expected = ric_sex(id_col).cases((1, male), (2, female), else_=null)
+    p = id_parts if id_parts is not None else ric_parts(id_col)
+    fast_expected = p.sex.cases((1, male), (2, female), else_=null)
+    return ibis.cases(
+        (p.fast, (sex_col != fast_expected).fill_null(False)),
+        else_=(sex_col != expected).fill_null(False),
+    )
 
 
 # --- unified social credit code (GB 32100-2015) ----------------------------------------------

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from gongshu.plugins import Registry
 from gongshu.sharing import warehouse_access
 from gongshu.sharing.gateway import CallContext, GatewayError
+from gongshu.sharing.warehouse_access import Rows
 
 interface_kinds: Registry[Any] = Registry("interface_kinds")
 
@@ -107,12 +108,24 @@ def _keys(ctx: CallContext) -> dict[str, str]:
     return {c: ctx.key_value(c, ctx.query.get(c)) for c in ctx.iface.key_columns}
 
 
-async def _rows_for(ctx: CallContext, keys: dict[str, str]) -> pa.Table:
+async def _key_rows(
+    ctx: CallContext, keys: dict[str, str], columns: tuple[str, ...] | None = None
+) -> Rows:
+    """Rows matching every key item: the first through the index, the rest here."""
     first, *rest = list(keys)
-    table = await ctx.lookup(first, [keys[first]])
+    rows = await ctx.lookup_rows(first, [keys[first]], columns)
     for col in rest:
-        table = table.filter(pc.equal(table.column(col), keys[col]))
-    return table
+        i = rows.columns.index(col)
+        if rows.types[i] == pa.string():
+            rows = rows.with_rows([r for r in rows.rows if r[i] == keys[col]])
+        else:  # let Arrow decide how the text compares to another type
+            table = rows.to_arrow()
+            rows = Rows.from_arrow(table.filter(pc.equal(table.column(col), keys[col])))
+    return rows
+
+
+async def _rows_for(ctx: CallContext, keys: dict[str, str]) -> pa.Table:
+    return (await _key_rows(ctx, keys)).to_arrow()
 
 
 class QueryKind(Kind):
@@ -127,10 +140,11 @@ class QueryKind(Kind):
         ctx.extra["fields"] = ctx.fields()
 
     async def run(self, ctx: CallContext) -> dict[str, Any]:
-        table = await _rows_for(ctx, ctx.extra["keys"])
-        rows = ctx.grant.shape(table, ctx.extra["fields"]).to_pylist()
-        ctx.rows = len(rows)
-        return {"data": rows, "count": len(rows)}
+        # Only the grant's columns: each string column fetched costs a decode per row.
+        rows = await _key_rows(ctx, ctx.extra["keys"], ctx.grant_columns())
+        data = ctx.grant.shape_rows(rows, ctx.extra["fields"])
+        ctx.rows = len(data)
+        return {"data": data, "count": len(data)}
 
     def openapi(self, iface: Any, spec: Any) -> dict[str, Any]:
         ok = {
@@ -351,13 +365,15 @@ class ExportKind(Kind):
             if grant.filter_column and grant.filter_values is not None
             else None
         )
+        rf_cols = [grant.filter_column] if grant.filter_column else []
         wh = ctx.runtime.warehouse()
         try:
             table = await ctx.runtime.run_blocking(
                 warehouse_access.page,
                 wh,
                 iface.table,
-                list(dict.fromkeys([*ctx.extra["fields"], *order])),
+                # The filter column too: shape() re-checks the grant's rows on it.
+                list(dict.fromkeys([*ctx.extra["fields"], *order, *rf_cols])),
                 order,
                 since,
                 offset,

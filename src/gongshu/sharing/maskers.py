@@ -167,6 +167,31 @@ def get(name: str) -> Masker:
     return maskers.get(name or "none")
 
 
+def _identity(value: object) -> object:
+    return value
+
+
+def _null(value: object) -> None:
+    return None
+
+
+def scalar_for(name: str) -> Callable[[object], object] | None:
+    """One value masked exactly as :func:`get` masks it in a result of at most ``SMALL``
+    rows, or ``None`` when the rule has no scalar twin (a plugin: use the Arrow path)."""
+    try:
+        masker = get(name)
+    except KeyError:
+        return None
+    if masker is keep:
+        return _identity
+    if masker is nullify:
+        return _null
+    if isinstance(masker, Rule):
+        scalar = masker.scalar
+        return lambda v: None if v is None else scalar(str(v))
+    return None
+
+
 def names() -> list[str]:
     return maskers.names()
 
@@ -174,10 +199,12 @@ def names() -> list[str]:
 def apply(table: pa.Table, masking: dict[str, str]) -> pa.Table:
     """Mask the named columns of a (small) result table."""
     for column, rule in masking.items():
-        if rule == "none" or column not in table.column_names:
+        if rule == "none":
             continue
-        i = table.column_names.index(column)
-        col = table.column(i)
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        table = table.set_column(i, column, get(rule)(arr))
+        # Every column of that name (a selection may repeat one): none leaves unmasked.
+        for i, name in enumerate(table.column_names):
+            if name == column:
+                col = table.column(i)
+                arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+                table = table.set_column(i, column, get(rule)(arr))
     return table

@@ -5,7 +5,7 @@ once. Point lookups need a lean path: compiling an Ibis expression per call cost
 than the query, so on DuckDB the gateway runs parameterised SQL on the calling thread's
 warehouse cursor (the same per-thread cursor the warehouse hands Ibis) and keeps an ART
 index on each published key column. Other engines (Spark) go through Ibis expressions.
-When the ingest domain's shared accessor lands on main, ``warehouse`` delegates to it.
+``warehouse`` is the process-wide ``gongshu.warehouse.shared``.
 """
 
 from __future__ import annotations
@@ -14,35 +14,31 @@ import logging
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from gongshu.warehouse import Warehouse, connect, validate_column_name, validate_table_name
+from gongshu.warehouse import (
+    Warehouse,
+    release_shared,
+    shared,
+    validate_column_name,
+    validate_table_name,
+)
 
 log = logging.getLogger("gongshu.sharing")
 # Results here are a handful of rows; the extra copy DuckDB warns about is negligible.
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
-_open: dict[str, Warehouse] = {}
-_lock = threading.Lock()
 
 
 def warehouse(url: str) -> Warehouse:
-    wh = _open.get(url)
-    if wh is None:
-        with _lock:
-            wh = _open.get(url)
-            if wh is None:
-                wh = connect(url)
-                _open[url] = wh
-    return wh
+    """The process-wide warehouse (``gongshu.warehouse.shared``)."""
+    return shared(url)
 
 
 def close(url: str) -> None:
-    with _lock:
-        wh = _open.pop(url, None)
-    if wh is not None:
-        wh.close()
+    release_shared(url)
 
 
 # DuckDB result type names → Arrow types for small results built from tuples.
@@ -93,29 +89,78 @@ def ensure_key_index(wh: Warehouse, table: str, column: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A small keyed-read result as Python tuples: the gateway shapes a handful of rows
+    faster in Python than through Arrow, whose per-call setup dominates at this size."""
+
+    columns: tuple[str, ...]
+    types: tuple[pa.DataType | None, ...]  # None: not mapped, inferred by Arrow
+    rows: list[tuple[Any, ...]]
+
+    def with_rows(self, rows: list[tuple[Any, ...]]) -> Rows:
+        return Rows(self.columns, self.types, rows)
+
+    def to_arrow(self) -> pa.Table:
+        data = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.columns)
+        arrays = [
+            pa.array(col, t) if t is not None or col else pa.array(col, pa.null())
+            for col, t in zip(data, self.types, strict=True)
+        ]
+        return pa.table(arrays, names=list(self.columns))
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> Rows:
+        cols = [c.to_pylist() for c in table.columns]
+        rows = list(zip(*cols, strict=True)) if cols else []
+        return cls(tuple(table.column_names), tuple(table.schema.types), rows)
+
+
+def _key_sql(table: str, columns: Sequence[str], key: str, n: int) -> str:
+    where = f"{_q(key)} = ?" if n == 1 else f"{_q(key)} IN ({', '.join('?' * n)})"
+    return f"SELECT {', '.join(_q(c) for c in columns)} FROM {_q(table)} WHERE {where}"
+
+
+_parsed = threading.local()
+
+
+def _statement(cur: Any, sql: str) -> Any:
+    """``sql`` parsed once per thread: DuckDB binds and plans a parsed statement afresh on
+    every execution (so a republished table is seen), but skips its parser (~10% of a
+    point query). A DB-API cursor has no prepared statements to keep instead."""
+    cache: dict[str, Any] | None = getattr(_parsed, "cache", None)
+    if cache is None or len(cache) > 256 or _parsed.cursor is not cur:
+        cache = _parsed.cache = {}  # a reopened warehouse parses afresh
+        _parsed.cursor = cur
+    stmt = cache.get(sql)
+    if stmt is None:
+        stmt = cache[sql] = cur.extract_statements(sql)[0]
+    return stmt
+
+
+def lookup_rows(
+    wh: Warehouse, table: str, columns: Sequence[str], key: str, keys: Sequence[str]
+) -> Rows:
+    """Rows of ``table`` whose ``key`` is one of ``keys`` (runs on the calling thread).
+
+    On DuckDB one parameterised statement on the thread's cursor, answered through the
+    ART index on ``key`` (see :func:`ensure_key_index`), fetched as tuples.
+    """
+    cur = _duckdb_cursor(wh)
+    if cur is not None:
+        sql = _key_sql(table, columns, key, len(keys))
+        result = cur.execute(_statement(cur, sql), list(keys))
+        types = tuple(_ARROW.get(str(d[1]).upper()) for d in result.description)
+        return Rows(tuple(columns), types, result.fetchall())
+    t = wh.table(table)
+    return Rows.from_arrow(wh.to_pyarrow(t.filter(t[key].isin(list(keys))).select(list(columns))))
+
+
 def lookup(
     wh: Warehouse, table: str, columns: Sequence[str], key: str, keys: Sequence[str]
 ) -> pa.Table:
-    """Rows of ``table`` whose ``key`` is one of ``keys`` (runs on the calling thread)."""
-    cur = _duckdb_cursor(wh)
-    if cur is not None:
-        cols = ", ".join(_q(c) for c in columns)
-        where = (
-            f"{_q(key)} = ?" if len(keys) == 1 else f"{_q(key)} IN ({', '.join('?' * len(keys))})"
-        )
-        result = cur.execute(f"SELECT {cols} FROM {_q(table)} WHERE {where}", list(keys))
-        # A handful of rows: Python tuples and one small Arrow array per column are
-        # several times cheaper than DuckDB's Arrow export, which has a fixed setup cost.
-        types = [_ARROW.get(str(d[1]).upper()) for d in result.description]
-        rows = result.fetchall()
-        if any(t is None for t in types):
-            return pa.Table.from_pylist([dict(zip(columns, r, strict=True)) for r in rows])
-        data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-        return pa.table(
-            [pa.array(col, t) for col, t in zip(data, types, strict=True)], names=list(columns)
-        )
-    t = wh.table(table)
-    return wh.to_pyarrow(t.filter(t[key].isin(list(keys))).select(list(columns)))
+    """:func:`lookup_rows` as an Arrow table."""
+    return lookup_rows(wh, table, columns, key, keys).to_arrow()
 
 
 def page(

@@ -30,6 +30,8 @@ Reading (``wh`` is a :class:`Warehouse`)
   ``wh.to_pyarrow(expr)`` -> pyarrow Table / ChunkedArray / Scalar;
   ``wh.to_batches(expr, batch_size=65536) -> pyarrow.RecordBatchReader``: a stream of
   record batches (iterate it) holding a bounded number of rows in memory.
+* ``wh.data_version(name)`` -> a token that changes on every publish/drop of ``name``
+  (DuckDB; ``None`` on Spark): key caches of derived results (counts, page indexes) on it.
 
 Loading
 -------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -424,6 +424,15 @@ class Warehouse(ABC):
         For hot paths that must skip ibis compilation (the gateway's point lookups,
         validated indicator SQL). Callers keep an ibis fallback for other engines, and
         use the cursor only on the thread that asked for it.
+        """
+        return None
+
+    def data_version(self, name: str) -> Hashable | None:
+        """A token that changes whenever table ``name`` is published, replaced or dropped
+        (``None``: this engine cannot tell, so callers must not cache derived results).
+
+        For caches of results derived from a table (counts, page indexes): equal tokens
+        mean the same rows. Stable only while this process owns the warehouse.
         """
         return None
 

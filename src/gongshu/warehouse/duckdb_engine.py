@@ -27,6 +27,7 @@ Thread safety
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import uuid
@@ -63,6 +64,17 @@ from gongshu.warehouse.base import (
 # DuckDB's instance, so its cleanup must not drop a stage the first one is filling.
 _ACTIVE_STAGING: dict[str, dict[str, tuple[str, int | None]]] = {}
 _ACTIVE_LOCK = threading.Lock()
+# Data versions per (database, table): a process-wide tick taken on every publish or drop,
+# so readers can key caches on it (see ``Warehouse.data_version``). Only this process
+# writes the file (DuckDB's lock), so the ticks see every change; reopening a database
+# forgets its versions.
+_VERSIONS: dict[tuple[str, str], int] = {}
+_TICKS = itertools.count(1)
+
+
+def _bump(db_key: str, table: str) -> None:
+    with _ACTIVE_LOCK:
+        _VERSIONS[(db_key, table)] = next(_TICKS)
 
 
 def _q(name: str) -> str:
@@ -103,6 +115,9 @@ class DuckDBWarehouse(Warehouse):
         self._thread_cursors: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
         self._publish_lock = threading.Lock()
         self._closed = False
+        with _ACTIVE_LOCK:
+            for k in [k for k in _VERSIONS if k[0] == self._db_key]:
+                del _VERSIONS[k]
         if cleanup and not read_only:
             self.cleanup_stale_staging()
 
@@ -142,6 +157,13 @@ class DuckDBWarehouse(Warehouse):
 
     def native_cursor(self) -> duckdb.DuckDBPyConnection:
         return self._backend().con
+
+    def data_version(self, name: str) -> tuple[str, int]:
+        with _ACTIVE_LOCK:
+            tick = _VERSIONS.get((self._db_key, name))
+            if tick is None:
+                tick = _VERSIONS[(self._db_key, name)] = next(_TICKS)
+        return (self._db_key, tick)
 
     # --- reading -------------------------------------------------------------------
     def _raw_exists(self, cur: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -228,7 +250,10 @@ class DuckDBWarehouse(Warehouse):
             cur = self._backend().con
             if not missing_ok and not self._raw_exists(cur, name):
                 raise TableNotFoundError(name)
-            cur.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+            try:
+                cur.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+            finally:
+                _bump(self._db_key, name)
 
     def cleanup_stale_staging(self) -> list[str]:
         cur = self._backend().con
@@ -361,6 +386,8 @@ class DuckDBStage(Stage):
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+            finally:
+                _bump(self._wh._db_key, self.table)
         self._state = "published"
         self._finish()
         return PublishResult(self.table, self.load_id, mode, rows)

@@ -213,3 +213,21 @@ def test_plain_numbers_are_what_the_number_pattern_says() -> None:
     )
     clean = pa.array(["1", "2.5", None], pa.string())
     assert T._plain_number(clean).to_pylist() == [True, True, None]
+
+
+def test_trim_and_nospace_skip_only_batches_they_would_not_change() -> None:
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + ["\u3000", "\u00a0", "\u2003", "张", "\u0085"]
+    for _ in range(1500):
+        values = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+            if rng.random() > 0.1
+            else None
+            for _ in range(rng.randint(0, 6))
+        ]
+        col = pa.array(values, pa.string())
+        for c in (col, col.slice(min(1, len(col)))):
+            trimmed = pc.utf8_trim_whitespace(c).to_pylist()
+            assert T.normalise(c, ("trim",)).to_pylist() == trimmed
+            spaced = pc.replace_substring(pc.replace_substring(c, " ", ""), "\t", "")
+            assert T.normalise(c, ("nospace",)).to_pylist() == spaced.to_pylist()

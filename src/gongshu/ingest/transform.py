@@ -169,7 +169,42 @@ def _any(mask: pa.Array) -> bool:
     return bool(pc.any(mask).as_py())
 
 
+# ASCII bytes utf8_trim_whitespace removes (its Unicode whitespace; ASCII's isspace
+# lacks 0x1c-0x1f). Bytes of 0x80 and above start or end multi-byte characters, some of
+# them whitespace (U+3000, U+00A0): those values are trimmed the Unicode way.
+_TRIMMED = np.zeros(256, bool)
+_TRIMMED[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_TRIMMED[0x80:] = True
+
+
+def _value_bytes(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array, zero-copy."""
+    n = len(col)
+    _, offsets_buf, data_buf = col.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32, n + 1, col.offset * 4)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _needs_trim(col: pa.Array) -> bool:
+    """Whether some value may start or end with whitespace (checks first/last bytes)."""
+    if not len(col):
+        return False
+    offsets, data = _value_bytes(col)
+    nonempty = offsets[1:] > offsets[:-1]
+    first, last = offsets[:-1][nonempty], offsets[1:][nonempty] - 1
+    return bool(_TRIMMED[data[first]].any() or _TRIMMED[data[last]].any())
+
+
+def _has_bytes(col: pa.Array, values: tuple[int, ...]) -> bool:
+    """Whether a value holds one of these ASCII bytes (never part of a UTF-8 sequence)."""
+    offsets, data = _value_bytes(col)
+    part = data[offsets[0] : offsets[-1]] if len(col) else data[:0]
+    return any(bool((part == v).any()) for v in values)
+
+
 def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
+    """Each step skips batches it would leave unchanged (a check of their bytes)."""
     ascii_only = False  # known to be pure ASCII (then the ASCII kernels give the same)
     for step in steps:
         if step == "nfkc":
@@ -178,9 +213,11 @@ def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
             if not ascii_only:
                 col = pc.utf8_normalize(col, "NFKC")
         elif step == "trim":
-            col = pc.utf8_trim_whitespace(col)  # (ASCII's trims fewer: not \x1c-\x1f)
+            if _needs_trim(col):
+                col = pc.utf8_trim_whitespace(col)
         elif step == "nospace":
-            col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
+            if _has_bytes(col, (32, 9)):
+                col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
         elif step == "upper":
             col = pc.ascii_upper(col) if ascii_only else pc.utf8_upper(col)
     return col

@@ -92,9 +92,7 @@ def run_load(
         writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
 
         def accepted() -> Iterator[pa.RecordBatch]:
-            # Three stages in their own threads: reading (parse, decode), transforming,
-            # and the warehouse writing.
-            for raw in prefetch(reader.batches()):
+            for raw in reader.batches():
                 if on_batch is not None:
                     on_batch(raw.batch)
                 transformer.check_replacement = reader.replaced
@@ -158,8 +156,10 @@ _DONE = object()
 def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Produce ``items`` in a background thread, up to ``depth`` ahead of the consumer.
 
-    The stages of a load then overlap (pyarrow kernels and DuckDB release the GIL):
-    reading the next batch, transforming this one, writing the last. Memory stays bounded by
+    Reading and transforming the next batch then overlaps with the warehouse writing
+    the last one (DuckDB releases the GIL). A third thread (reading apart from
+    transforming) measured slower: the threads then queue for the GIL (the GBK codec
+    holds it while it decodes a column). Memory stays bounded by
     ``depth`` batches. An exception in the producer is raised in the consumer; when the
     consumer stops early (a failed insert), the producer stops at its next batch and
     closes ``items``.

@@ -109,11 +109,11 @@ def run_load(
                     yield result.accepted
 
         with wh.begin_load(spec.table, load_id, spec.arrow_schema) as stage:
+            batches = prefetch(accepted())
             try:
-                stage.append(
-                    pa.RecordBatchReader.from_batches(spec.arrow_schema, prefetch(accepted()))
-                )
+                stage.append(pa.RecordBatchReader.from_batches(spec.arrow_schema, batches))
             finally:
+                batches.close()  # stops and joins the producer before the reader closes
                 reader.close()
             writer.close()
             spill.flush()
@@ -159,10 +159,10 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     Reading and transforming the next batch then overlaps with the warehouse writing
     the last one (DuckDB releases the GIL). A third thread (reading apart from
     transforming) measured slower: the threads then queue for the GIL (the GBK codec
-    holds it while it decodes a column). Memory stays bounded by
-    ``depth`` batches. An exception in the producer is raised in the consumer; when the
-    consumer stops early (a failed insert), the producer stops at its next batch and
-    closes ``items``.
+    holds it while it decodes a column). Memory stays bounded by ``depth`` batches.
+    An exception in the producer is raised in the consumer. Closing the returned
+    generator (the consumer stopped early: a failed insert) stops the producer at its
+    next batch, waits for it and closes ``items``.
     """
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -50,6 +50,9 @@ SPELLINGS = [
     "2024/01/05 08:00",
     "1991/09/15 01:30:00",  # a daylight-saving night in Shanghai
     "1940/06/03 00:30:00",
+    "2024/01-05",
+    "2024-01/05 08:00:00",
+    "2024/01/05 08/00/00",
 ]
 
 
@@ -199,3 +202,32 @@ def test_iso_times_follow_the_clock_like_the_general_parser() -> None:
     general = _ints(T._datetime_general(col))
     assert _ints(parsed)[: len(values)] == general[: len(values)]
     assert sum(v is not None for v in general[: len(values)]) > 40
+
+
+def test_plain_numbers_are_what_the_number_pattern_says() -> None:
+    values = ["1", "1.5", ".5", "5.", ".", "", None, "1.2.3", "+1", "-1.5", "1e5", "1E-3"]
+    values += ["1e", "abc", "未知", "１２", "1,000", " 1", "0x10", "nan", "inf", "-", "٣"]
+    col = pa.array(values, pa.string())
+    assert T._plain_number(col).to_pylist() == (
+        pc.match_substring_regex(col, T._FLOAT_RE).to_pylist()
+    )
+    clean = pa.array(["1", "2.5", None], pa.string())
+    assert T._plain_number(clean).to_pylist() == [True, True, None]
+
+
+def test_trim_and_nospace_skip_only_batches_they_would_not_change() -> None:
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + ["\u3000", "\u00a0", "\u2003", "张", "\u0085"]
+    for _ in range(1500):
+        values = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4)))
+            if rng.random() > 0.1
+            else None
+            for _ in range(rng.randint(0, 6))
+        ]
+        col = pa.array(values, pa.string())
+        for c in (col, col.slice(min(1, len(col)))):
+            trimmed = pc.utf8_trim_whitespace(c).to_pylist()
+            assert T.normalise(c, ("trim",)).to_pylist() == trimmed
+            spaced = pc.replace_substring(pc.replace_substring(c, " ", ""), "\t", "")
+            assert T.normalise(c, ("nospace",)).to_pylist() == spaced.to_pylist()

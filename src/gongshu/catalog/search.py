@@ -19,6 +19,7 @@ then every part is a small query over them.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -216,11 +217,7 @@ def visibility(actor: Principal) -> ColumnElement[bool]:
 
 def _materialized(session: Session) -> bool:
     # ``AS MATERIALIZED`` needs SQLite 3.35; older ones materialise a CTE used twice anyway.
-    if not _is_sqlite(session):
-        return True
-    import sqlite3
-
-    return sqlite3.sqlite_version_info >= (3, 35)
+    return not _is_sqlite(session) or sqlite3.sqlite_version_info >= (3, 35)
 
 
 def _match(session: Session, q: str) -> Select[Any] | None:
@@ -335,7 +332,7 @@ def search(
     combo = [k for k in COMBINED if k not in filters] if with_facets else []
     if len(combo) < 2:
         combo = []
-    width = max(len(COMBINED), 1)
+    width = len(COMBINED)
 
     def row(facet: str, values: list[Any], n: Any) -> Select[Any]:
         cells = [cast(v, String) for v in values]

@@ -92,9 +92,7 @@ def run_load(
         writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
 
         def accepted() -> Iterator[pa.RecordBatch]:
-            # Three stages in their own threads: reading (parse, decode), transforming,
-            # and the warehouse writing.
-            for raw in prefetch(reader.batches()):
+            for raw in reader.batches():
                 if on_batch is not None:
                     on_batch(raw.batch)
                 transformer.check_replacement = reader.replaced
@@ -111,11 +109,11 @@ def run_load(
                     yield result.accepted
 
         with wh.begin_load(spec.table, load_id, spec.arrow_schema) as stage:
+            batches = prefetch(accepted())
             try:
-                stage.append(
-                    pa.RecordBatchReader.from_batches(spec.arrow_schema, prefetch(accepted()))
-                )
+                stage.append(pa.RecordBatchReader.from_batches(spec.arrow_schema, batches))
             finally:
+                batches.close()  # stops and joins the producer before the reader closes
                 reader.close()
             writer.close()
             spill.flush()
@@ -158,11 +156,13 @@ _DONE = object()
 def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Produce ``items`` in a background thread, up to ``depth`` ahead of the consumer.
 
-    The stages of a load then overlap (pyarrow kernels and DuckDB release the GIL):
-    reading the next batch, transforming this one, writing the last. Memory stays bounded by
-    ``depth`` batches. An exception in the producer is raised in the consumer; when the
-    consumer stops early (a failed insert), the producer stops at its next batch and
-    closes ``items``.
+    Reading and transforming the next batch then overlaps with the warehouse writing
+    the last one (DuckDB releases the GIL). A third thread (reading apart from
+    transforming) measured slower: the threads then queue for the GIL (the GBK codec
+    holds it while it decodes a column). Memory stays bounded by ``depth`` batches.
+    An exception in the producer is raised in the consumer. Closing the returned
+    generator (the consumer stopped early: a failed insert) stops the producer at its
+    next batch, waits for it and closes ``items``.
     """
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()

@@ -342,7 +342,7 @@ def decode_column(col: pa.Array, encoding: str) -> tuple[pa.Array, bool]:
     data = np.frombuffer(data_buf, np.uint8)[start:end] if data_buf else np.empty(0, np.uint8)
     if not data.size or int(data.max()) < 0x80:
         return col.view(pa.string()), False
-    if not (data == 0).any():
+    if not (data == 0).any():  # (a NUL inside a value would be taken for a separator)
         nuls = offsets[1:] - start + np.arange(n, dtype=np.int32)  # a NUL after each value
         joined = np.zeros(data.size + n, np.uint8)
         keep = np.ones(joined.size, bool)

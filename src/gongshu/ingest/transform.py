@@ -169,7 +169,42 @@ def _any(mask: pa.Array) -> bool:
     return bool(pc.any(mask).as_py())
 
 
+# ASCII bytes utf8_trim_whitespace removes (its Unicode whitespace; ASCII's isspace
+# lacks 0x1c-0x1f). Bytes of 0x80 and above start or end multi-byte characters, some of
+# them whitespace (U+3000, U+00A0): those values are trimmed the Unicode way.
+_TRIMMED = np.zeros(256, bool)
+_TRIMMED[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_TRIMMED[0x80:] = True
+
+
+def _value_bytes(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array, zero-copy."""
+    n = len(col)
+    _, offsets_buf, data_buf = col.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32, n + 1, col.offset * 4)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _needs_trim(col: pa.Array) -> bool:
+    """Whether some value may start or end with whitespace (checks first/last bytes)."""
+    if not len(col):
+        return False
+    offsets, data = _value_bytes(col)
+    nonempty = offsets[1:] > offsets[:-1]
+    first, last = offsets[:-1][nonempty], offsets[1:][nonempty] - 1
+    return bool(_TRIMMED[data[first]].any() or _TRIMMED[data[last]].any())
+
+
+def _has_bytes(col: pa.Array, values: tuple[int, ...]) -> bool:
+    """Whether a value holds one of these ASCII bytes (never part of a UTF-8 sequence)."""
+    offsets, data = _value_bytes(col)
+    part = data[offsets[0] : offsets[-1]] if len(col) else data[:0]
+    return any(bool((part == v).any()) for v in values)
+
+
 def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
+    """Each step skips batches it would leave unchanged (a check of their bytes)."""
     ascii_only = False  # known to be pure ASCII (then the ASCII kernels give the same)
     for step in steps:
         if step == "nfkc":
@@ -178,9 +213,11 @@ def normalise(col: pa.Array, steps: Iterable[str]) -> pa.Array:
             if not ascii_only:
                 col = pc.utf8_normalize(col, "NFKC")
         elif step == "trim":
-            col = pc.utf8_trim_whitespace(col)  # (ASCII's trims fewer: not \x1c-\x1f)
+            if _needs_trim(col):
+                col = pc.utf8_trim_whitespace(col)
         elif step == "nospace":
-            col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
+            if _has_bytes(col, (32, 9)):
+                col = pc.replace_substring(pc.replace_substring(col, " ", ""), "\t", "")
         elif step == "upper":
             col = pc.ascii_upper(col) if ascii_only else pc.utf8_upper(col)
     return col
@@ -264,8 +301,8 @@ def _number(m: np.ndarray, start: int, end: int) -> np.ndarray:
 
 
 def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
-    """Values laid out exactly as ``layout`` (checked byte by byte), parsed with integer
-    arithmetic: ``(shaped, parsed)``. ``parsed`` is date32 (``DATE_LAYOUT``) or naive
+    """Values laid out exactly as ``layout`` (checked byte by byte; "-" may also be "/"),
+    parsed with integer arithmetic: ``(shaped, parsed)``. ``parsed`` is date32 (``DATE_LAYOUT``) or naive
     timestamp[s] (``DATETIME_LAYOUT``), null where a value is not shaped or is not a
     real date/time (1990-02-30, 24:00:00). Same rules as strptime with a day check:
     proleptic Gregorian calendar, years 0000-9999, hours 00-23, minutes 00-59.
@@ -279,15 +316,21 @@ def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
     shaped = np.diff(offsets) == width
     if col.null_count:
         shaped &= col.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(shaped)
     data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
-    m = data[offsets[rows][:, None] + np.arange(width)]
+    if shaped.all():  # the usual case: the values are the rows of a byte matrix
+        rows = np.arange(n)
+        m = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
+    else:
+        rows = np.flatnonzero(shaped)
+        m = data[offsets[rows][:, None] + np.arange(width)]
     ok = np.ones(len(rows), bool)
     for j, c in enumerate(layout):
         if c == "d":
             ok &= (m[:, j] - 48) < 10  # uint8: bytes below "0" wrap round to large
         elif c == "?":
             ok &= (m[:, j] == 32) | (m[:, j] == 84)
+        elif c == "-":  # 2024/01/05 (Excel's spelling) is the same date
+            ok &= (m[:, j] == 45) | (m[:, j] == 47)
         else:
             ok &= m[:, j] == ord(c)
     shaped[rows[~ok]] = False
@@ -322,22 +365,13 @@ def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
 
 
 def _two_speed(col: pa.Array, layout: str, general: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """ISO values (the norm) are parsed by :func:`parse_iso`; the rest through ``general``.
-
-    The commonest other spelling, ``2024/01/05`` (Excel's), is ISO once its slashes are
-    dashes and takes the same way; only the remaining rows pay for ``general``'s
-    canonicalisation (whose first step is that same replacement, so the result is the
-    same).
-    """
+    """ISO values and their slashed spelling ``2024/01/05`` (Excel's; the general
+    parser's first step makes it ISO) are parsed by :func:`parse_iso`, the norm; only
+    the remaining rows pay for ``general``'s canonicalisation."""
     shaped, out = parse_iso(col, layout)
     others = pc.and_(pc.is_valid(col), pa.array(~shaped))
     if _any(others):
-        rest = col.filter(others)
-        alt, part = parse_iso(pc.replace_substring(rest, "/", "-"), layout)
-        if not alt.all():
-            odd = pa.array(~alt)
-            part = pc.replace_with_mask(part, odd, general(rest.filter(odd)))
-        out = pc.replace_with_mask(out, others, part)
+        out = pc.replace_with_mask(out, others, general(col.filter(others)))
     return out
 
 
@@ -370,6 +404,16 @@ def parse_datetime(col: pa.Array) -> pa.Array:
     return pc.cast(local, pa.timestamp("us", tz="UTC"))
 
 
+def _plain_number(col: pa.Array) -> pa.Array:
+    """Where ``col`` matches ``_FLOAT_RE``. Digits with at most one dot (the usual
+    amount) always do; only the other values go through the regex."""
+    simple = pc.ascii_is_decimal(pc.replace_substring(col, ".", "", max_replacements=1))
+    rest = pc.fill_null(pc.invert(simple), False)
+    if not _any(rest):
+        return simple
+    return pc.replace_with_mask(simple, rest, pc.match_substring_regex(col.filter(rest), _FLOAT_RE))
+
+
 def _parse(item: ItemSpec, col: pa.Array) -> tuple[pa.Array, str]:
     """(typed column, failure message). Values that do not parse become null."""
     t = item.arrow_type
@@ -384,8 +428,7 @@ def _parse(item: ItemSpec, col: pa.Array) -> tuple[pa.Array, str]:
         fast = _try_cast(col, t)
         if fast is not None:
             return fast, "不是数值"
-        ok = pc.match_substring_regex(col, _FLOAT_RE)
-        return pc.cast(pc.if_else(ok, col, None), t), "不是数值"
+        return pc.cast(pc.if_else(_plain_number(col), col, None), t), "不是数值"
     if t == pa.date32():
         return parse_date(col), "不是有效日期"
     if pa.types.is_timestamp(t):

@@ -300,19 +300,19 @@ def _samples(
 ) -> dict[int, list[dict[str, Any]]]:
     branches = []
     columns: dict[int, list[str]] = {}
-    key = _key_string(table, keys)
     for r, kind, known_keys in failed:
         assert isinstance(kind, K.RowKind) and r.column is not None
-        # The reason alone decides (fails == reason IS NOT NULL): it is the reference
-        # formulation, cheap enough for the few rows read here, and it needs none of the
-        # scan's shared parses (a subplan shared by LIMITed branches would be computed
-        # for the whole table).
-        _fails, reason = kind.build(table, r.column, r.params, ctx)
-        cols = columns[r.id] = [r.column, *kind.extra_columns(r.params)]
+        # Each branch parses its own rows: a tag keeps the branches' parses apart (a
+        # subplan shared by LIMITed branches would be computed for the whole table).
+        # The reason alone decides (fails == reason IS NOT NULL).
         t = table.filter(table[keys[0]].isin(known_keys)) if known_keys else table
-        vals = [table[c].cast("string") for c in cols[:2]]
+        t = V.prepare(t, kind.needs(table, r.column, r.params), tag=str(r.id))
+        _fails, reason = kind.build(t, r.column, r.params, ctx)
+        cols = columns[r.id] = [r.column, *kind.extra_columns(r.params)]
+        vals = [t[c].cast("string") for c in cols[:2]]
         while len(vals) < 2:
             vals.append(ibis.null("string"))
+        key = _key_string(t, keys)
         branch = t.filter(reason.notnull()).select(
             _r=ibis.literal(r.id, "int64"),
             _k=key if key is not None else ibis.null("string"),

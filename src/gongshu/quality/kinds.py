@@ -387,8 +387,8 @@ def _ric_args(params: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
 
 def _ric_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     args = _ric_args(params, ctx)
-    fails = v.ric_fails(t[col], **args, parts=v.prepared_ric(t, col))
-    return fails, v.ric_reason(t[col], **args)
+    parts = v.prepared_ric(t, col)
+    return v.ric_fails(t[col], **args, parts=parts), v.ric_reason(t[col], **args, parts=parts)
 
 
 def _ric_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:

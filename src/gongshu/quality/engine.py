@@ -302,11 +302,11 @@ def _samples(
     columns: dict[int, list[str]] = {}
     for r, kind, known_keys in failed:
         assert isinstance(kind, K.RowKind) and r.column is not None
-        # Each branch parses its own rows: a tag keeps the branches' parses apart (a
-        # subplan shared by LIMITed branches would be computed for the whole table).
-        # The reason alone decides (fails == reason IS NOT NULL).
+        # The reason alone decides (fails == reason IS NOT NULL), built without the
+        # scan's shared parses: the reference checks, the smaller expression (compiling
+        # is the larger cost here), and no subplan shared by the LIMITed branches (such
+        # a subplan would be computed for the whole table).
         t = table.filter(table[keys[0]].isin(known_keys)) if known_keys else table
-        t = V.prepare(t, kind.needs(table, r.column, r.params), tag=str(r.id))
         _fails, reason = kind.build(t, r.column, r.params, ctx)
         cols = columns[r.id] = [r.column, *kind.extra_columns(r.params)]
         vals = [t[c].cast("string") for c in cols[:2]]

@@ -330,7 +330,7 @@ def _date_range_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalCo
         not_future=bool(params.get("not_future")),
         today=ctx.today,
         format=fmt,
-        parts=v.prepared_date(t, col, fmt) if fmt else None,
+        parts=_date_parts(t, col, fmt) if fmt else None,
     )
     return fails, ibis.ifelse(fails, "date_range", ibis.null("string"))
 
@@ -348,7 +348,7 @@ def _date_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, 
 
 def _date_format_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     fmt = params.get("format") or "YYYY-MM-DD"
-    parts = v.prepared_date(t, col, fmt)
+    parts = _date_parts(t, col, fmt)
     return (
         v.date_format_fails(t[col], format=fmt, parts=parts),
         v.date_format_reason(t[col], format=fmt),
@@ -388,7 +388,20 @@ def _ric_args(params: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
 def _ric_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     args = _ric_args(params, ctx)
     parts = v.prepared_ric(t, col)
-    return v.ric_fails(t[col], **args, parts=parts), v.ric_reason(t[col], **args, parts=parts)
+    return (
+        v.ric_fails(t[col], **args, parts=parts or v.reference_ric(t[col])),
+        v.ric_reason(t[col], **args, parts=parts),
+    )
+
+
+def _ric_parts(t: ir.Table, col: str) -> v.RicParts:
+    """The scan's shared parse; outside a prepared scan (the few rows of the sample
+    queries) the reference checks alone, the smaller expression."""
+    return v.prepared_ric(t, col) or v.reference_ric(t[col])
+
+
+def _date_parts(t: ir.Table, col: str, fmt: str) -> v.DateParts | None:
+    return v.prepared_date(t, col, fmt) or v.reference_date(t[col], fmt)
 
 
 def _ric_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
@@ -429,8 +442,8 @@ def _id_birth_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalCont
         t[id_col],
         t[col],
         format=fmt,
-        id_parts=v.prepared_ric(t, id_col),
-        birth_parts=v.prepared_date(t, col, fmt) if t[col].type().is_string() else None,
+        id_parts=_ric_parts(t, id_col),
+        birth_parts=_date_parts(t, col, fmt) if t[col].type().is_string() else None,
     )
     return fails, ibis.ifelse(fails, "birthdate_mismatch", ibis.null("string"))
 
@@ -454,7 +467,7 @@ def _id_sex_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContex
         male, female = int(male), int(female)
     id_col = params["id_column"]
     fails = v.ric_sex_mismatch(
-        t[id_col], c, male=male, female=female, id_parts=v.prepared_ric(t, id_col)
+        t[id_col], c, male=male, female=female, id_parts=_ric_parts(t, id_col)
     )
     return fails, ibis.ifelse(fails, "sex_mismatch", ibis.null("string"))
 

@@ -618,6 +618,8 @@ class RicParts:
     # NOT fast: the number of the first 17 characters (15 for a 15-character value),
     # for the reference checks, which read it many times (one cast, not one per use)
     digits: ir.IntegerValue
+    # never fast (reference_ric): every value takes the reference checks
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -742,10 +744,13 @@ def _inline(col: ir.StringValue, layers: list[Layer]) -> dict[str, ir.Value]:
     return env
 
 
+_RIC_COLUMNS = tuple(f.name for f in fields(RicParts) if f.name != "reference")
+
+
 def ric_parts(col: ir.StringValue) -> RicParts:
     """The ID-number parse of ``col`` as inline expressions (see :func:`prepare`)."""
     env = _inline(col, _ric_layers())
-    return RicParts(**{f.name: env[f.name] for f in fields(RicParts)})
+    return RicParts(**{f: env[f] for f in _RIC_COLUMNS})
 
 
 def date_parts(col: ir.StringValue, format: str = ISO_DATE) -> DateParts | None:
@@ -754,6 +759,31 @@ def date_parts(col: ir.StringValue, format: str = ISO_DATE) -> DateParts | None:
         return None
     env = _inline(col, _date_layers(format))
     return DateParts(fast=env["fast"], date=env["d"], ymd=env["ymd"])
+
+
+def reference_ric(col: ir.StringValue) -> RicParts:
+    """Parts that never take the fast path: every value gets the compact reference
+    checks, the smaller expression for a few rows (samples)."""
+    zero = ibis.literal(0.0)
+    return RicParts(
+        fast=ibis.literal(False),
+        region=ibis.literal(0),
+        ymd=zero,
+        year=zero,
+        month=zero,
+        day=zero,
+        sex=zero,
+        checksum=ibis.literal(False),
+        digits=ibis.null("int64"),
+        reference=True,
+    )
+
+
+def reference_date(col: ir.StringValue, format: str = ISO_DATE) -> DateParts | None:
+    """Date parts that never take the fast path (see :func:`reference_ric`)."""
+    if format != ISO_DATE:
+        return None
+    return DateParts(fast=ibis.literal(False), date=ibis.null("date"), ymd=ibis.null("int64"))
 
 
 def fast_parse_supported(need: Need) -> bool:
@@ -786,11 +816,12 @@ def _prepared_prefix(table: ir.Table, need: Need) -> str | None:
 
 
 def prepared_ric(table: ir.Table, column: str) -> RicParts | None:
-    """The prepared ID-number parse of ``column`` in ``table``, if :func:`prepare` added it."""
+    """The prepared ID-number parse of ``column`` in ``table``, if :func:`prepare` added it
+    (with ``reference=True``: reference parts reading the prepared digits)."""
     p = _prepared_prefix(table, Need("ric", column))
     if p is None:
         return None
-    return RicParts(**{f.name: table[p + f.name] for f in fields(RicParts)})
+    return RicParts(**{f: table[p + f] for f in _RIC_COLUMNS})
 
 
 def prepared_date(table: ir.Table, column: str, format: str) -> DateParts | None:
@@ -838,52 +869,84 @@ def _ric_checks(
     today: dt.date | None,
     min_birth: dt.date,
     parts: RicParts | None = None,
+    legacy: bool = True,
 ) -> _RicChecks:
-    """The reference checks, for any value. The numbers are read from the text once
-    (``parts.digits`` when prepared) and are consulted only where the text checks
-    (``charset`` / ``digits15``) say the characters are ASCII digits. ``parts`` also
-    lets all forms share one region lookup."""
+    """The reference checks, for any value; their numbers are consulted only where the
+    text checks (``charset`` / ``digits15``) say the characters are ASCII digits.
+
+    Two formulations of the same checks. With a prepared parse (the scan, where only the
+    malformed values get here) the numbers come from the digits read once
+    (``parts.digits``), and all forms share the parse's region lookup. Otherwise (a few
+    rows: reasons of samples; tests) the compact text form: character code points for
+    the check character, the engine's date cast for the birth date."""
     if regions is not None and region_years is not None:
         raise ValueError("pass regions= or region_years=, not both")
     n = col.length()
     is18, is15 = n == 18, n == 15
     last = _today(today)
-    if parts is not None:
+    first, last_date = _date_lit(min_birth), _date_lit(last)
+    if parts is not None and not parts.reference:
         body17 = body15 = parts.digits
+        # 17 digits: region (6) | birth date (8) | sequence (3); halves as doubles.
+        lo = (body17 % 10**11).cast("float64")
+        hi = (body17 - body17 % 10**11) / 10**11
+        ymd = _floor(lo / 1000)
+        # S + check value == 1 (mod 11); the digit sum as in _ric_layers.
+        weighted = _weighted(lo, [_floor(lo / 10**k) for k in range(1, 11)], 1)
+        weighted = weighted + _weighted(hi, [_floor(hi / 10**k) for k in range(1, 6)], 12)
+        checksum = _mod(weighted + _index_in(_RIC_CHECK, col, 17), 11) == 1
+        # 15 digits: region (6) | YYMMDD | sequence (3), born 19YY.
+        lo15 = (body15 % 10**9).cast("float64")
+        ymd15 = LEGACY_RIC_CENTURY * 10000 + _floor(lo15 / 1000)
+        birth = _real_ymd(ymd, min_birth, last)
+        birth15 = _real_ymd(ymd15, min_birth, last)
+        keys18 = (hi, _floor(ymd / 10000))
+        keys15 = ((body15 - body15 % 10**9) / 10**9, _floor(ymd15 / 10000))
     else:
-        body17, body15 = _digits_at(col, 0, 17), _digits_at(col, 0, 15)
-    # 17 digits: region (6) | birth date (8) | sequence (3); the halves are doubles.
-    lo = (body17 % 10**11).cast("float64")
-    hi = (body17 - body17 % 10**11) / 10**11
-    ymd = _floor(lo / 1000)
-    # S = sum(w_i * d_i): S + check value == 1 (mod 11), i.e. the check character is
-    # "10X98765432"[S % 11]; the digit sum is arithmetic as in _ric_layers.
-    weighted = _weighted(lo, [_floor(lo / 10**k) for k in range(1, 11)], 1)
-    weighted = weighted + _weighted(hi, [_floor(hi / 10**k) for k in range(1, 6)], 12)
-    checksum = _mod(weighted + _index_in(_RIC_CHECK, col, 17), 11) == 1
-    # 15 digits: region (6) | YYMMDD | sequence (3), born 19YY.
-    lo15 = (body15 % 10**9).cast("float64")
-    ymd15 = LEGACY_RIC_CENTURY * 10000 + _floor(lo15 / 1000)
+        # S = sum(w_i * d_i), d_i = code point - 48: S + check value == 1 (mod 11), i.e.
+        # the check character is "10X98765432"[S % 11]. The -48s fold into one constant.
+        offset = (-48 * sum(RIC_WEIGHTS)) % 11
+        weighted = _total(_code_point(col, i) * w for i, w in enumerate(RIC_WEIGHTS))
+        checksum = ((weighted + _index_in(_RIC_CHECK, col, 17) + offset) % 11) == 1
+        birth = _iso_date(col, 6, "").between(first, last_date)
+        birth15 = _iso_date(col, 6, "19").between(first, last_date)
+        # % keeps a lenient parse of garbage (e.g. "9e18") from overflowing the key
+        region6 = _digits_at(col, 0, 6) % 10**6
+        keys18 = (region6, _digits_at(col, 6, 4) % 10**4)
+        keys15 = (region6, LEGACY_RIC_CENTURY + _digits_at(col, 6, 2) % 100)
     region = _ric_region(
         col,
         parts,
         regions=regions,
         region_years=region_years,
-        keys18=(hi, _floor(ymd / 10000)),
-        keys15=((body15 - body15 % 10**9) / 10**9, _floor(ymd15 / 10000)),
+        keys18=keys18,
+        keys15=keys15 if legacy else None,
     )
     return _RicChecks(
         is18=is18,
         is15=is15,
         charset=_full_match(col, _RIC18),
         lower_x=col.substr(17, 1) == "x",
-        birth=_real_ymd(ymd, min_birth, last).fill_null(False),
+        birth=birth.fill_null(False),
         region=region,
         checksum=checksum,
         digits15=_full_match(col, _RIC15),
-        birth15=_real_ymd(ymd15, min_birth, last).fill_null(False),
+        birth15=birth15.fill_null(False),
         region15=region,
     )
+
+
+def _iso_date(col: ir.StringValue, at: int, century: str) -> ir.DateValue:
+    """The date written as (``century``)YYMMDD or YYYYMMDD at ``at``, by the engine's
+    date cast (NULL for 19990230 on both engines); meaningful where they are digits."""
+    year = century + col.substr(at, 2) if century else col.substr(at, 4)
+    rest = at + (2 if century else 4)
+    text = year + "-" + col.substr(rest, 2) + "-" + col.substr(rest + 2, 2)
+    return text.try_cast("date")
+
+
+def _date_lit(day: dt.date) -> ir.DateValue:
+    return ibis.date(day.year, day.month, day.day)
 
 
 def _ric_region(
@@ -893,14 +956,15 @@ def _ric_region(
     regions: ValuesArg | None,
     region_years: ValuesArg | None,
     keys18: tuple[ir.NumericValue, ir.NumericValue],
-    keys15: tuple[ir.NumericValue, ir.NumericValue],
+    keys15: tuple[ir.NumericValue, ir.NumericValue] | None,
 ) -> ir.BooleanValue:
     """The region check of every form (fast, 18 and 15 characters) as ONE lookup of one
     key: a lookup is a join computed for every row, so the forms share it.
 
     Where the region matters the characters are ASCII digits, so comparing numbers is
     comparing the text: 6-digit codes (``regions``) or code * 10000 + birth year
-    (``region_years``). ``keys18`` / ``keys15``: (region, birth year) of each form."""
+    (``region_years``). ``keys18`` / ``keys15``: (region, birth year) of each form
+    (None: 15-character values are not checked)."""
     if regions is None and region_years is None:
         return ibis.literal(True)
     if isinstance(regions, ir.Column) and not regions.type().is_integer():
@@ -915,10 +979,11 @@ def _ric_region(
     else:
         assert regions is not None
         values = regions if isinstance(regions, ir.Column) else _region_ints(tuple(regions))
-    branches = [(col.length() == 15, key(*keys15))]
+    branches = [] if keys15 is None else [(col.length() == 15, key(*keys15))]
     if parts is not None:
         branches.insert(0, (parts.fast, key(parts.region, parts.year)))
-    return _membership(ibis.cases(*branches, else_=key(*keys18)), values)
+    probe = ibis.cases(*branches, else_=key(*keys18)) if branches else key(*keys18)
+    return _membership(probe, values)
 
 
 def _int_values(values: ValuesArg) -> ValuesArg:
@@ -976,16 +1041,32 @@ def ric_fails(
         today=today,
         min_birth=min_birth,
         parts=p,
+        legacy=allow_legacy15,
     )
     # Everything but the region check, per form; the region lookup is shared by all
     # forms (c.region is c.region15), so it is written once: each written IN is a join.
-    ok = c.is18 & c.charset & ~c.lower_x & c.birth & c.checksum
+    if not p.reference and _region_excludes_zero(regions, region_years):
+        # A value that is not fast but has the right characters starts with 0 or ends
+        # in a lowercase x: invalid either way. So the 18-character reference checks
+        # are never needed (a large expression costs per batch even for few rows).
+        ok: ir.BooleanValue = ibis.literal(False)
+    else:
+        ok = c.is18 & c.charset & ~c.lower_x & c.birth & c.checksum
     if allow_legacy15:
         ok = ibis.ifelse(c.is15, c.digits15 & c.birth15, ok)
     in_range = p.ymd.between(_date_int(min_birth), _date_int(_today(today)))
     fast_ok = p.checksum & in_range & _real_day(p.year, p.month, p.day)
     ok = ibis.cases((p.fast, fast_ok), else_=ok.fill_null(False)) & c.region
     return col.notnull() & ~ok.fill_null(False)
+
+
+def _region_excludes_zero(regions: ValuesArg | None, region_years: ValuesArg | None) -> bool:
+    """No allowed region code starts with 0 (GB/T 2260 codes start with 1-8)."""
+    if region_years is not None:
+        return not isinstance(region_years, ir.Column) and min(region_years, default=0) >= 10**9
+    if regions is None or isinstance(regions, ir.Column):
+        return False
+    return all(r >= 100000 for r in _region_ints(tuple(regions)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -1044,7 +1125,7 @@ def ric_reason(
         (~c.checksum, "checksum"),
         else_=_NULL_REASON,
     )
-    if parts is None:
+    if parts is None or parts.reference:
         return reference
     p = parts
     in_range = p.ymd.between(_date_int(min_birth), _date_int(_today(today)))

@@ -137,6 +137,12 @@ class RowKind(Kind):
     needs: Callable[[ir.Table, str, dict[str, Any]], tuple[v.Need, ...]] = field(
         default=lambda t, c, p: ()
     )
+    # The verdict depends on the column's value alone (not on other columns): the
+    # engine may check each distinct value once, weighted by its rows.
+    value_only: bool = False
+    # Checking a value costs more than grouping by it (string functions, lookups): a
+    # repetitive string column with such a rule is checked per distinct value.
+    costly: bool = False
 
     def check(self, params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
         return self.checker(params, columns) if self.checker else {}
@@ -476,31 +482,115 @@ def _id_column(params: dict[str, Any]) -> list[str]:
     return [params["id_column"]] if params.get("id_column") else []
 
 
-NOT_NULL = RowKind("not_null", "非空", "完整性", _simple(v.not_null_fails, "null"), _no_params)
-NOT_BLANK = RowKind(
-    "not_blank", "非空白", "完整性", _simple(v.not_blank_fails, "blank"), _no_params
+NOT_NULL = RowKind(
+    "not_null", "非空", "完整性", _simple(v.not_null_fails, "null"), _no_params, value_only=True
 )
-LENGTH = RowKind("length", "长度范围", "规范性", _simple(v.length_fails, "length"), _check_length)
-REGEX = RowKind("regex", "正则表达式", "规范性", _simple(v.regex_fails, "pattern"), _check_regex)
-ENUM = RowKind("enum", "代码表/枚举值", "规范性", _enum_build, _check_enum)
-RANGE = RowKind("range", "数值范围", "准确性", _simple(v.range_fails, "range"), _check_range)
+NOT_BLANK = RowKind(
+    "not_blank",
+    "非空白",
+    "完整性",
+    _simple(v.not_blank_fails, "blank"),
+    _no_params,
+    value_only=True,
+    costly=True,
+)
+LENGTH = RowKind(
+    "length",
+    "长度范围",
+    "规范性",
+    _simple(v.length_fails, "length"),
+    _check_length,
+    value_only=True,
+)
+REGEX = RowKind(
+    "regex",
+    "正则表达式",
+    "规范性",
+    _simple(v.regex_fails, "pattern"),
+    _check_regex,
+    value_only=True,
+    costly=True,
+)
+ENUM = RowKind(
+    "enum", "代码表/枚举值", "规范性", _enum_build, _check_enum, value_only=True, costly=True
+)
+RANGE = RowKind(
+    "range", "数值范围", "准确性", _simple(v.range_fails, "range"), _check_range, value_only=True
+)
 DATE_RANGE = RowKind(
-    "date_range", "日期范围", "准确性", _date_range_build, _check_date_range, needs=_date_needs
+    "date_range",
+    "日期范围",
+    "准确性",
+    _date_range_build,
+    _check_date_range,
+    needs=_date_needs,
+    value_only=True,
+    costly=True,
 )
 DATE_FORMAT = RowKind(
-    "date_format", "日期格式", "规范性", _date_format_build, _check_date_format, needs=_date_needs
+    "date_format",
+    "日期格式",
+    "规范性",
+    _date_format_build,
+    _check_date_format,
+    needs=_date_needs,
+    value_only=True,
+    costly=True,
 )
 RIC = RowKind(
-    "ric", "居民身份证号码（GB 11643）", "准确性", _ric_build, _check_ric, needs=_ric_needs
+    "ric",
+    "居民身份证号码（GB 11643）",
+    "准确性",
+    _ric_build,
+    _check_ric,
+    needs=_ric_needs,
+    value_only=True,
+    costly=True,
 )
-USCC = RowKind("uscc", "统一社会信用代码（GB 32100）", "准确性", _with_reason("uscc"), _check_uscc)
-MOBILE = RowKind("mobile", "手机号码", "规范性", _simple(v.mobile_fails, "mobile"), _check_mobile)
+USCC = RowKind(
+    "uscc",
+    "统一社会信用代码（GB 32100）",
+    "准确性",
+    _with_reason("uscc"),
+    _check_uscc,
+    value_only=True,
+    costly=True,
+)
+MOBILE = RowKind(
+    "mobile",
+    "手机号码",
+    "规范性",
+    _simple(v.mobile_fails, "mobile"),
+    _check_mobile,
+    value_only=True,
+    costly=True,
+)
 LANDLINE = RowKind(
-    "landline", "固定电话号码", "规范性", _simple(v.landline_fails, "landline"), _no_params
+    "landline",
+    "固定电话号码",
+    "规范性",
+    _simple(v.landline_fails, "landline"),
+    _no_params,
+    value_only=True,
+    costly=True,
 )
-EMAIL = RowKind("email", "电子邮箱", "规范性", _simple(v.email_fails, "email"), _no_params)
+EMAIL = RowKind(
+    "email",
+    "电子邮箱",
+    "规范性",
+    _simple(v.email_fails, "email"),
+    _no_params,
+    value_only=True,
+    costly=True,
+)
 CHINESE_NAME = RowKind(
-    "chinese_name", "中文姓名", "规范性", _simple(v.chinese_name_fails, "chinese_name"), _check_name
+    "chinese_name",
+    "中文姓名",
+    "规范性",
+    _simple(v.chinese_name_fails, "chinese_name"),
+    _check_name,
+    value_only=True,
+    costly=True,
 )
 ID_BIRTH = RowKind(
     "id_birth_match",

@@ -723,14 +723,19 @@ def _date_layers(fmt: str) -> list[Layer]:
     def cast(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
         return {"d": c.try_cast("date")}
 
-    def check(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
+    def numbers(c: ir.StringValue, e: dict[str, ir.Value]) -> dict[str, ir.Value]:
         d = e["d"]
-        # The round trip proves the shape and the calendar at once; the bounds keep out
-        # DuckDB's 'infinity' (which renders as itself) and years outside 0001-9999.
-        fast = (d >= _MIN_DATE) & (d <= _MAX_DATE) & (d.cast("string") == c)
-        return {"fast": fast.fill_null(False), "ymd": d.year() * 10000 + d.month() * 100 + d.day()}
+        return {"ymd": d.year() * 10000 + d.month() * 100 + d.day()}
 
-    return [cast, check]
+    return [cast, numbers]
+
+
+def _date_fast(col: ir.StringValue, d: ir.DateValue) -> ir.BooleanValue:
+    """``col`` is exactly the engine's rendering of the date ``d``: the round trip proves
+    the shape and the calendar at once; the bounds keep out DuckDB's 'infinity' (which
+    renders as itself) and years outside 0001-9999. Not a prepared column: a rule that
+    needs it only for some rows evaluates it only there."""
+    return ((d >= _MIN_DATE) & (d <= _MAX_DATE) & (d.cast("string") == col)).fill_null(False)
 
 
 def _layers(need: Need) -> list[Layer]:
@@ -758,7 +763,7 @@ def date_parts(col: ir.StringValue, format: str = ISO_DATE) -> DateParts | None:
     if format != ISO_DATE:
         return None
     env = _inline(col, _date_layers(format))
-    return DateParts(fast=env["fast"], date=env["d"], ymd=env["ymd"])
+    return DateParts(fast=_date_fast(col, env["d"]), date=env["d"], ymd=env["ymd"])
 
 
 def reference_ric(col: ir.StringValue) -> RicParts:
@@ -809,10 +814,10 @@ def prepare(table: ir.Table, needs: Iterable[Need], *, tag: str = "") -> ir.Tabl
     return table
 
 
-def _prepared_prefix(table: ir.Table, need: Need) -> str | None:
-    end = need.name + "fast"
+def _prepared_prefix(table: ir.Table, need: Need, last: str = "fast") -> str | None:
+    end = need.name + last
     found = [c for c in table.columns if c.startswith("_gs") and c.endswith(end)]
-    return found[0][: -len("fast")] if found else None
+    return found[0][: -len(last)] if found else None
 
 
 def prepared_ric(table: ir.Table, column: str) -> RicParts | None:
@@ -826,10 +831,11 @@ def prepared_ric(table: ir.Table, column: str) -> RicParts | None:
 
 def prepared_date(table: ir.Table, column: str, format: str) -> DateParts | None:
     """The prepared date parse of ``column`` in ``table``, if :func:`prepare` added it."""
-    p = _prepared_prefix(table, Need("date", column, format))
+    p = _prepared_prefix(table, Need("date", column, format), "d")
     if p is None:
         return None
-    return DateParts(fast=table[p + "fast"], date=table[p + "d"], ymd=table[p + "ymd"])
+    d = table[p + "d"]
+    return DateParts(fast=_date_fast(table[column], d), date=d, ymd=table[p + "ymd"])
 
 
 # --- resident ID number (GB 11643-1999) ----------------------------------------------------
@@ -1192,6 +1198,7 @@ def ric_birth_date_mismatch(
     """
     p = id_parts if id_parts is not None else ric_parts(id_col)
     fast = p.fast
+    dp = None
     if birth_col.type().is_string():
         parsed = _parse_date(birth_col, format)
         other = ibis.ifelse(parsed.shape, parsed.ymd, ibis.null("int64"))
@@ -1206,6 +1213,12 @@ def ric_birth_date_mismatch(
     reference = (_ric_birth_text(id_col).try_cast("int64") != other).fill_null(False)
     # Year 0000 has no birth text in the reference: no comparison.
     fast_mismatch = ((p.year != 0) & (p.ymd != fast_other)).fill_null(False)
+    if dp is not None:
+        # The common case first: the engine reads the same date from the item as the
+        # ID number states, so the two agree whatever the item's shape (a value without
+        # the shape is no mismatch either). Only other rows need the shape test.
+        same = p.fast & (p.ymd == dp.ymd).fill_null(False)
+        return ibis.cases((same, False), (fast, fast_mismatch), else_=reference)
     return ibis.cases((fast, fast_mismatch), else_=reference)
 
 
@@ -1383,8 +1396,15 @@ def mobile_fails(col: ir.StringValue, *, allow_country_code: bool = False) -> ir
     """
     if allow_country_code:
         return _failing(col, _full_match(col, _MOBILE_PREFIXED))
-    ok = (col.length() == 11) & col.startswith("1") & _full_match(col, _MOBILE)
-    return _failing(col, ok)
+    reference = _failing(col, (col.length() == 11) & _full_match(col, _MOBILE))
+    # Fast exact path without the regex: 11 characters whose integer reading lies in
+    # 13000000000-19999999999 (so 11 digits: no sign, space, separator or decimal point
+    # took a place; "0x" is ruled out by the first character), and no exponent, whose
+    # forms of 11 characters reaching 11 digits end in at least two zeros.
+    z = col.try_cast("int64")
+    exponent = ibis.ifelse(z % 100 == 0, col.contains("e") | col.contains("E"), False)
+    fast = (col.length() == 11) & (col >= "1") & z.between(13 * 10**9, 2 * 10**10 - 1)
+    return ibis.cases(((fast & ~exponent).fill_null(False), False), else_=reference)
 
 
 # Area code 0 + 2-3 digits (010, 0571), optional dash or parentheses, a 7-8 digit local

@@ -207,8 +207,9 @@ def test_every_kind_counts_and_samples(con: Any) -> None:
     )
     got = {rid: (o.rows_checked, o.rows_failed) for rid, o in res.outcomes.items()}
     assert got == EXPECTED
-    # one scan, three key sets (sfz: unique + cross-source; qx; sfz+xm), one sample pass
-    assert res.queries == 5
+    # the probe (which string columns to check per value), one scan, three key sets
+    # (sfz: unique + cross-source; qx; sfz+xm), one sample pass
+    assert res.queries == 6
     assert res.rows == 10
     ric_reasons = {s["reason"] for s in res.outcomes[1].samples}
     assert ric_reasons == {"lowercase_x", "charset", "legacy15", "birthdate", "checksum"}
@@ -237,7 +238,31 @@ def test_threshold_and_scores(con: Any) -> None:
     assert not res.outcomes[2].passed and res.outcomes[2].score == E.FAIL_CAP
     assert res.dimension_scores == {"完整性": 90.0, "规范性": 60.0}
     assert res.score == 75.0
-    assert res.queries == 2  # the scan and the samples of the failed rule
+    assert res.queries == 3  # the probe, the scan and the samples of the failed rule
+
+
+def test_checking_per_value_gives_the_same_results(con: Any) -> None:
+    """Row rules checked once per distinct value (a column grouped) or per row: the same
+    counts, samples and scores, whatever the probe would decide."""
+    results = {
+        mode: E.evaluate(
+            con.table("person"),
+            RULES,
+            execute=con.execute,
+            ctx=_ctx(con),
+            key_columns=["sfz"],
+            by_value=mode,
+        )
+        for mode in (True, False, None)
+    }
+    per_row = results[False]
+    for mode in (True, None):
+        other = results[mode]
+        for rid, o in per_row.outcomes.items():
+            assert other.outcomes[rid] == o, (mode, rid)
+        assert (other.score, other.dimension_scores) == (per_row.score, per_row.dimension_scores)
+    # grouping the ten-row columns: no probe, the value checks ride along in the scan
+    assert results[True].queries == per_row.queries
 
 
 def test_all_pass_needs_one_query(con: Any) -> None:

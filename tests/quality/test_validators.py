@@ -643,7 +643,26 @@ def test_ric_fails_matches_reference_on_tricky_values(
     fails = run(duck, values, lambda c: v.ric_fails(c, **args))
     reasons = run(duck, values, lambda c: v.ric_reason(c, **args))
     assert fails == [r is not None for r in reasons]
+    # the reason with the shared parse (the engine's) is the reference reason
+    fast = run(duck, values, lambda c: v.ric_reason(c, **args, parts=v.ric_parts(c)))
+    assert fast == reasons
     assert sum(not f for f in fails) >= 3  # the valid examples stay valid
+
+
+def test_mobile_fast_path_matches_the_pattern(duck: Any) -> None:
+    base = ["13812345678", "19900000000", "13000000000", "12812345678"]
+    values: set[str | None] = {None, "", "130000000e2", "1300000000E1", "+1381234567"}
+    for b in base:
+        for i in range(11):
+            for c in [chr(x) for x in range(1, 128) if not chr(x).isdigit()] + ["１", "٣"]:
+                values.add(b[:i] + c + b[i + 1 :])
+                values.add((b[:i] + c + b[i:])[:11])
+        values.update([b + " ", " " + b, b[:10], b + "0", b[:3] + "_" + b[3:]])
+    values.update(["0x30000000f", "0X3B9ACA000", "1.300000e10", "13_000000e2", "1e10"])
+    ordered = sorted(values, key=lambda x: (x is None, x or ""))
+    got = run(duck, ordered, v.mobile_fails)
+    pattern = re.compile(r"1[3-9][0-9]{9}")
+    assert got == [x is not None and pattern.fullmatch(x) is None for x in ordered]
 
 
 def tricky_dates() -> list[str | None]:

@@ -44,6 +44,10 @@ FAIL_CAP = 60.0  # a rule over its threshold scores at most this (不及格)
 # A failed rule whose samples would take a longer scan than this (at its failure rate)
 # gets the rows with its smallest and largest failing key instead.
 SAMPLE_SCAN_ROWS = 100_000
+# The probe for checking a column per distinct value: its first rows, and the largest
+# share of them whose value occurs only once there.
+PROBE_ROWS = 100_000
+SINGLETON_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -184,8 +188,14 @@ def evaluate(
     key_columns: Sequence[str] = (),
     sample_size: int = 5,
     progress: Progress | None = None,
+    by_value: bool | None = None,
 ) -> EngineResult:
-    """Run ``rules`` over ``table``; see the module docstring for the query plan."""
+    """Run ``rules`` over ``table``; see the module docstring for the query plan.
+
+    ``by_value``: check the value-only rules of string columns per distinct value
+    (True), per row (False), or decide per column from a sample (None, the default:
+    one probe query when some such rule is costly). The counts are the same either way.
+    """
     started = time.monotonic()
     run = Counter(execute)
     say = progress or (lambda _msg: None)
@@ -196,26 +206,34 @@ def evaluate(
         by_level[kind.level].append((r, kind))
     outcomes: dict[int, Outcome] = {}
 
-    # 1. one scan: the row count and one filtered count per row rule, over the table
-    # with the rules' shared parses added (each ID number / date string parsed once);
-    # per rule also the smallest and largest failing key, to find rare failures' samples
+    # 1. one scan: the row count and one count per row rule. Rules on a repetitive
+    # string column are checked once per distinct value (the column grouped, each
+    # value's verdict weighted by its rows); the others per row, over the table with
+    # the rules' shared parses added (each ID number / date string parsed once).
     say(f"扫描：{len(by_level['row'])} 条行级规则")
+    grouped = _value_columns(table, by_level["row"], by_value, run)
+    per_row = [(r, k) for r, k in by_level["row"] if not _checks_values(k, r, grouped)]
     needs: list[V.Need] = []
-    for r, kind in by_level["row"]:
+    for r, kind in per_row:
         assert isinstance(kind, K.RowKind) and r.column is not None
         needs.extend(kind.needs(table, r.column, r.params))
     scan = V.prepare(table, needs)
     flags: dict[str, Any] = {}
-    for r, kind in by_level["row"]:
+    for r, kind in per_row:
         assert isinstance(kind, K.RowKind) and r.column is not None
         flags[f"_f{r.id}"] = kind.build(scan, r.column, r.params, ctx)[0]
     # Each predicate once, as a column (an aggregate filter is evaluated per aggregate),
     # then one count_if per rule.
     scan = scan.mutate(**flags) if flags else scan
     aggs: dict[str, Any] = {"_n": scan.count()}
-    for r, _kind in by_level["row"]:
+    for r, _kind in per_row:
         aggs[f"r{r.id}"] = count_if(scan[f"_f{r.id}"])
-    row = _scalar_row(run(scan.aggregate(**aggs)))
+    query = scan.aggregate(**aggs)
+    for column in grouped:
+        # one more aggregate in the same query: a cross join of one-row results
+        members = [(r, k) for r, k in by_level["row"] if _checks_values(k, r, [column])]
+        query = query.cross_join(_by_value(table, column, members, ctx))
+    row = _scalar_row(run(query))
     n = _int(row.get("_n"))
     for r, _kind in by_level["row"]:
         outcomes[r.id] = _outcome(r, n, _int(row.get(f"r{r.id}")))
@@ -263,6 +281,68 @@ def evaluate(
     )
 
 
+def _checks_values(kind: K.Kind, rule: RuleDef, columns: Sequence[str]) -> bool:
+    return isinstance(kind, K.RowKind) and kind.value_only and rule.column in columns
+
+
+def _value_columns(
+    table: ir.Table,
+    rules: Sequence[tuple[RuleDef, K.Kind]],
+    by_value: bool | None,
+    run: Counter,
+) -> list[str]:
+    """String columns whose value-only rules are checked per distinct value.
+
+    Candidates carry at least one costly value-only rule. Grouping a repetitive column
+    is nearly free (DuckDB aggregates dictionary-compressed strings per dictionary
+    entry: 10M names grouped in 0.02 s, against 0.3 s for one regex per row), grouping
+    a nearly unique one costs a hash table of every value: so a probe of the first
+    :data:`PROBE_ROWS` rows keeps the columns where few values occur only once."""
+    if by_value is False:
+        return []
+    candidates = list(
+        dict.fromkeys(
+            r.column
+            for r, k in rules
+            if isinstance(k, K.RowKind)
+            and k.value_only
+            and k.costly
+            and r.column is not None
+            and table[r.column].type().is_string()
+        )
+    )
+    if not candidates or by_value:
+        return candidates
+    sample = table.limit(PROBE_ROWS)
+    probes = []
+    for i, c in enumerate(candidates):
+        g = sample.group_by(_v=sample[c]).aggregate(_k=sample.count())
+        probes.append(g.aggregate(**{f"s{i}": g.count(where=g._k == 1), f"n{i}": g._k.sum()}))
+    query = probes[0]
+    for p in probes[1:]:
+        query = query.cross_join(p)
+    row = _scalar_row(run(query))
+    return [
+        c
+        for i, c in enumerate(candidates)
+        if _int(row.get(f"s{i}")) <= SINGLETON_SHARE * _int(row.get(f"n{i}"))
+    ]
+
+
+def _by_value(
+    table: ir.Table, column: str, rules: Sequence[tuple[RuleDef, K.Kind]], ctx: K.EvalContext
+) -> ir.Table:
+    """One row: per rule the rows whose value of ``column`` fails it (each distinct value
+    checked once, NULL included)."""
+    g = table.group_by(column).aggregate(_w=table.count())
+    aggs: dict[str, Any] = {}
+    for r, kind in rules:
+        assert isinstance(kind, K.RowKind)
+        fails = kind.build(g, column, r.params, ctx)[0]
+        aggs[f"r{r.id}"] = g._w.sum(where=fails)
+    return g.aggregate(**aggs)
+
+
 def _failing_keys(
     table: ir.Table,
     rules: Sequence[tuple[RuleDef, K.Kind]],
@@ -300,19 +380,19 @@ def _samples(
 ) -> dict[int, list[dict[str, Any]]]:
     branches = []
     columns: dict[int, list[str]] = {}
-    key = _key_string(table, keys)
     for r, kind, known_keys in failed:
         assert isinstance(kind, K.RowKind) and r.column is not None
-        # The reason alone decides (fails == reason IS NOT NULL): it is the reference
-        # formulation, cheap enough for the few rows read here, and it needs none of the
-        # scan's shared parses (a subplan shared by LIMITed branches would be computed
-        # for the whole table).
-        _fails, reason = kind.build(table, r.column, r.params, ctx)
-        cols = columns[r.id] = [r.column, *kind.extra_columns(r.params)]
+        # The reason alone decides (fails == reason IS NOT NULL), built without the
+        # scan's shared parses: the reference checks, the smaller expression (compiling
+        # is the larger cost here), and no subplan shared by the LIMITed branches (such
+        # a subplan would be computed for the whole table).
         t = table.filter(table[keys[0]].isin(known_keys)) if known_keys else table
-        vals = [table[c].cast("string") for c in cols[:2]]
+        _fails, reason = kind.build(t, r.column, r.params, ctx)
+        cols = columns[r.id] = [r.column, *kind.extra_columns(r.params)]
+        vals = [t[c].cast("string") for c in cols[:2]]
         while len(vals) < 2:
             vals.append(ibis.null("string"))
+        key = _key_string(t, keys)
         branch = t.filter(reason.notnull()).select(
             _r=ibis.literal(r.id, "int64"),
             _k=key if key is not None else ibis.null("string"),

@@ -137,6 +137,12 @@ class RowKind(Kind):
     needs: Callable[[ir.Table, str, dict[str, Any]], tuple[v.Need, ...]] = field(
         default=lambda t, c, p: ()
     )
+    # The verdict depends on the column's value alone (not on other columns): the
+    # engine may check each distinct value once, weighted by its rows.
+    value_only: bool = False
+    # Checking a value costs more than grouping by it (string functions, lookups): a
+    # repetitive string column with such a rule is checked per distinct value.
+    costly: bool = False
 
     def check(self, params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
         return self.checker(params, columns) if self.checker else {}
@@ -330,7 +336,7 @@ def _date_range_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalCo
         not_future=bool(params.get("not_future")),
         today=ctx.today,
         format=fmt,
-        parts=v.prepared_date(t, col, fmt) if fmt else None,
+        parts=_date_parts(t, col, fmt) if fmt else None,
     )
     return fails, ibis.ifelse(fails, "date_range", ibis.null("string"))
 
@@ -348,7 +354,7 @@ def _date_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, 
 
 def _date_format_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     fmt = params.get("format") or "YYYY-MM-DD"
-    parts = v.prepared_date(t, col, fmt)
+    parts = _date_parts(t, col, fmt)
     return (
         v.date_format_fails(t[col], format=fmt, parts=parts),
         v.date_format_reason(t[col], format=fmt),
@@ -387,8 +393,21 @@ def _ric_args(params: dict[str, Any], ctx: EvalContext) -> dict[str, Any]:
 
 def _ric_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
     args = _ric_args(params, ctx)
-    fails = v.ric_fails(t[col], **args, parts=v.prepared_ric(t, col))
-    return fails, v.ric_reason(t[col], **args)
+    parts = v.prepared_ric(t, col)
+    return (
+        v.ric_fails(t[col], **args, parts=parts or v.reference_ric(t[col])),
+        v.ric_reason(t[col], **args, parts=parts),
+    )
+
+
+def _ric_parts(t: ir.Table, col: str) -> v.RicParts:
+    """The scan's shared parse; outside a prepared scan (the few rows of the sample
+    queries) the reference checks alone, the smaller expression."""
+    return v.prepared_ric(t, col) or v.reference_ric(t[col])
+
+
+def _date_parts(t: ir.Table, col: str, fmt: str) -> v.DateParts | None:
+    return v.prepared_date(t, col, fmt) or v.reference_date(t[col], fmt)
 
 
 def _ric_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
@@ -429,8 +448,8 @@ def _id_birth_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalCont
         t[id_col],
         t[col],
         format=fmt,
-        id_parts=v.prepared_ric(t, id_col),
-        birth_parts=v.prepared_date(t, col, fmt) if t[col].type().is_string() else None,
+        id_parts=_ric_parts(t, id_col),
+        birth_parts=_date_parts(t, col, fmt) if t[col].type().is_string() else None,
     )
     return fails, ibis.ifelse(fails, "birthdate_mismatch", ibis.null("string"))
 
@@ -454,7 +473,7 @@ def _id_sex_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContex
         male, female = int(male), int(female)
     id_col = params["id_column"]
     fails = v.ric_sex_mismatch(
-        t[id_col], c, male=male, female=female, id_parts=v.prepared_ric(t, id_col)
+        t[id_col], c, male=male, female=female, id_parts=_ric_parts(t, id_col)
     )
     return fails, ibis.ifelse(fails, "sex_mismatch", ibis.null("string"))
 
@@ -463,31 +482,115 @@ def _id_column(params: dict[str, Any]) -> list[str]:
     return [params["id_column"]] if params.get("id_column") else []
 
 
-NOT_NULL = RowKind("not_null", "非空", "完整性", _simple(v.not_null_fails, "null"), _no_params)
-NOT_BLANK = RowKind(
-    "not_blank", "非空白", "完整性", _simple(v.not_blank_fails, "blank"), _no_params
+NOT_NULL = RowKind(
+    "not_null", "非空", "完整性", _simple(v.not_null_fails, "null"), _no_params, value_only=True
 )
-LENGTH = RowKind("length", "长度范围", "规范性", _simple(v.length_fails, "length"), _check_length)
-REGEX = RowKind("regex", "正则表达式", "规范性", _simple(v.regex_fails, "pattern"), _check_regex)
-ENUM = RowKind("enum", "代码表/枚举值", "规范性", _enum_build, _check_enum)
-RANGE = RowKind("range", "数值范围", "准确性", _simple(v.range_fails, "range"), _check_range)
+NOT_BLANK = RowKind(
+    "not_blank",
+    "非空白",
+    "完整性",
+    _simple(v.not_blank_fails, "blank"),
+    _no_params,
+    value_only=True,
+    costly=True,
+)
+LENGTH = RowKind(
+    "length",
+    "长度范围",
+    "规范性",
+    _simple(v.length_fails, "length"),
+    _check_length,
+    value_only=True,
+)
+REGEX = RowKind(
+    "regex",
+    "正则表达式",
+    "规范性",
+    _simple(v.regex_fails, "pattern"),
+    _check_regex,
+    value_only=True,
+    costly=True,
+)
+ENUM = RowKind(
+    "enum", "代码表/枚举值", "规范性", _enum_build, _check_enum, value_only=True, costly=True
+)
+RANGE = RowKind(
+    "range", "数值范围", "准确性", _simple(v.range_fails, "range"), _check_range, value_only=True
+)
 DATE_RANGE = RowKind(
-    "date_range", "日期范围", "准确性", _date_range_build, _check_date_range, needs=_date_needs
+    "date_range",
+    "日期范围",
+    "准确性",
+    _date_range_build,
+    _check_date_range,
+    needs=_date_needs,
+    value_only=True,
+    costly=True,
 )
 DATE_FORMAT = RowKind(
-    "date_format", "日期格式", "规范性", _date_format_build, _check_date_format, needs=_date_needs
+    "date_format",
+    "日期格式",
+    "规范性",
+    _date_format_build,
+    _check_date_format,
+    needs=_date_needs,
+    value_only=True,
+    costly=True,
 )
 RIC = RowKind(
-    "ric", "居民身份证号码（GB 11643）", "准确性", _ric_build, _check_ric, needs=_ric_needs
+    "ric",
+    "居民身份证号码（GB 11643）",
+    "准确性",
+    _ric_build,
+    _check_ric,
+    needs=_ric_needs,
+    value_only=True,
+    costly=True,
 )
-USCC = RowKind("uscc", "统一社会信用代码（GB 32100）", "准确性", _with_reason("uscc"), _check_uscc)
-MOBILE = RowKind("mobile", "手机号码", "规范性", _simple(v.mobile_fails, "mobile"), _check_mobile)
+USCC = RowKind(
+    "uscc",
+    "统一社会信用代码（GB 32100）",
+    "准确性",
+    _with_reason("uscc"),
+    _check_uscc,
+    value_only=True,
+    costly=True,
+)
+MOBILE = RowKind(
+    "mobile",
+    "手机号码",
+    "规范性",
+    _simple(v.mobile_fails, "mobile"),
+    _check_mobile,
+    value_only=True,
+    costly=True,
+)
 LANDLINE = RowKind(
-    "landline", "固定电话号码", "规范性", _simple(v.landline_fails, "landline"), _no_params
+    "landline",
+    "固定电话号码",
+    "规范性",
+    _simple(v.landline_fails, "landline"),
+    _no_params,
+    value_only=True,
+    costly=True,
 )
-EMAIL = RowKind("email", "电子邮箱", "规范性", _simple(v.email_fails, "email"), _no_params)
+EMAIL = RowKind(
+    "email",
+    "电子邮箱",
+    "规范性",
+    _simple(v.email_fails, "email"),
+    _no_params,
+    value_only=True,
+    costly=True,
+)
 CHINESE_NAME = RowKind(
-    "chinese_name", "中文姓名", "规范性", _simple(v.chinese_name_fails, "chinese_name"), _check_name
+    "chinese_name",
+    "中文姓名",
+    "规范性",
+    _simple(v.chinese_name_fails, "chinese_name"),
+    _check_name,
+    value_only=True,
+    costly=True,
 )
 ID_BIRTH = RowKind(
     "id_birth_match",

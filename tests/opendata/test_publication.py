@@ -175,7 +175,7 @@ def test_masking_applies_to_every_output(client: TestClient, session: Session, w
         "utf-8-sig"
     )
     assert "330102********" in csv and "19800101" not in csv
-    assert "张**" in csv and "三" not in csv
+    assert '"张**",' in csv and '"张***",' in csv and "三" not in csv
     rows = client.get(
         "/api/3/action/datastore_search", params={"resource_id": ds.name, "limit": 5}
     ).json()["result"]["records"]

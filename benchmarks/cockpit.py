@@ -6,8 +6,8 @@ the demo warehouse tables and the ~40 demo indicators plus the registered built-
 * ``full_recompute_s``: every indicator from scratch (compute, alert rules, forecasts),
   split into ``full_compute_s`` and ``full_forecast_s``.
 * ``incremental_s``: one new day is loaded into the warehouse (an incremental upsert,
-  not timed), then the incremental refresh (only new periods; the forecasts are refitted
-  because every series has a new point), split likewise.
+  not timed), then the incremental refresh (only new periods; every series has a new
+  point, so each is forecast again with the model the full refresh chose), split likewise.
 * ``home_p95_ms``: server time of ``GET /cockpit/screen`` (the home big screen, rendered
   with its data) over ``REQUESTS`` sequential requests in-process, signed in as a leader;
   ``screen_api_p95_ms`` the same for the refresh endpoint ``/api/v1/cockpit/screen``.

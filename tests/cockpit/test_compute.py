@@ -160,3 +160,41 @@ def test_service_rejects_writing_or_undeclared_definitions(city: City, definitio
                 sources=["city_air_quality_daily"],
             ),
         )
+
+
+def _stored_forecast(city: City, ind: Any) -> list[float]:
+    from gongshu.cockpit.models import ForecastPoint
+
+    city.session.expire_all()
+    return list(
+        city.session.scalars(
+            select(ForecastPoint.forecast)
+            .where(ForecastPoint.indicator_id == ind.id)
+            .order_by(ForecastPoint.period)
+        )
+    )
+
+
+def test_incremental_refresh_refits_the_chosen_model_until_reselection(city: City) -> None:
+    from gongshu.cockpit import compute
+    from gongshu.cockpit.forecast import forecast
+
+    ind = city.indicator("city.hotline")
+    day_before = city.end - timedelta(days=1)
+    service.refresh(city.session, city.warehouse, until=day_before, evaluate=False)
+    model, selected = ind.forecast_model, ind.forecast_selected_at
+    assert model and selected is not None  # the first forecast selects by full backtest
+    # The next day: incremental refresh keeps the model and refits it on the new data.
+    service.refresh(city.session, city.warehouse, until=city.end, evaluate=False)
+    assert (ind.forecast_model, ind.forecast_selected_at) == (model, selected)
+    series = compute.total_series(city.session, ind.id)
+    expected = forecast(series, horizon=service.HORIZON["day"], freq="D", candidates=[model])
+    assert _stored_forecast(city, ind) == pytest.approx(list(expected.forecast))
+    # A week after the choice, or on a full refresh, every candidate is backtested again.
+    ind.forecast_selected_at = selected - service.RESELECT_EVERY
+    city.session.commit()
+    service.refresh(city.session, city.warehouse, until=city.end, evaluate=False)
+    assert ind.forecast_selected_at > selected
+    again = ind.forecast_selected_at
+    service.refresh(city.session, city.warehouse, until=city.end, full=True, evaluate=False)
+    assert ind.forecast_selected_at > again

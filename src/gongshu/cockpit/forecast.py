@@ -860,16 +860,24 @@ def forecast_many(
     level: float = 0.95,
     *,
     workers: int = 1,
+    candidates_for: Mapping[str, Sequence[str]] | None = None,
     **kwargs: Any,
 ) -> dict[str, ForecastResult]:
     """:func:`forecast` for a batch of indicators, optionally on ``workers`` processes.
+
+    ``candidates_for`` restricts the candidate models of some series (by key), e.g. to the
+    model an earlier full selection chose.
 
     Worker processes are forked so they inherit the imported statsmodels (spawning would
     re-import it in every worker, which costs more than the forecasts). Use ``workers > 1``
     from batch jobs and the CLI, not from inside the threaded web server.
     """
     options = {"horizon": horizon, "freq": freq, "level": level, **kwargs}
-    items = [(key, s, options) for key, s in series.items()]
+    only = candidates_for or {}
+    items = [
+        (key, s, options | {"candidates": only[key]} if key in only else options)
+        for key, s in series.items()
+    ]
     if workers <= 1 or len(items) < 2:
         return dict(map(_forecast_item, items))
     methods = multiprocessing.get_all_start_methods()

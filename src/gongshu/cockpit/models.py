@@ -66,6 +66,9 @@ class Indicator(Base):
     forecast_mape: Mapped[float | None] = mapped_column(Float)
     naive_mape: Mapped[float | None] = mapped_column(Float)
     forecast_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the full backtest last chose ``forecast_model``; incremental refreshes in between
+    # refit only that model (see service.RESELECT_EVERY).
+    forecast_selected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

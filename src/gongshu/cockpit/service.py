@@ -47,6 +47,10 @@ READERS = (Role.admin, Role.leader, Role.officer)
 HANDLERS = (Role.admin, Role.leader, Role.officer)
 HORIZON = {"day": 14, "month": 6}
 HISTORY_FOR_FORECAST = {"day": 730, "month": 60}
+# The backtest over every candidate model (the costly part of a forecast) reruns on a full
+# refresh and when the last choice is older than this; incremental refreshes in between
+# backtest and refit only the chosen model (and naive, the fallback), on the new data.
+RESELECT_EVERY = timedelta(days=7)
 SYSTEM = Principal.system("cockpit")
 
 
@@ -299,7 +303,8 @@ def refresh(
             events += rules.evaluate(session, ind, window=window)
     started = time.perf_counter()
     if forecast:
-        for ind, points in run_forecasts(session, updated, workers=workers).items():
+        forecasted = run_forecasts(session, updated, workers=workers, reselect=full)
+        for ind, points in forecasted.items():
             result.forecasts += 1
             if evaluate:
                 events += rules.predicted_breach(session, ind, points)
@@ -328,10 +333,22 @@ def refresh(
     return result
 
 
+def _chosen_model(ind: Indicator, now: datetime) -> str | None:
+    """The model to refit without a new selection, or None when it is time to select."""
+    if not ind.forecast_model or ind.forecast_selected_at is None:
+        return None
+    return ind.forecast_model if now - ind.forecast_selected_at < RESELECT_EVERY else None
+
+
 def run_forecasts(
-    session: Session, inds: list[Indicator], *, workers: int = 1
+    session: Session, inds: list[Indicator], *, workers: int = 1, reselect: bool = True
 ) -> dict[Indicator, list[ForecastPoint]]:
-    """Forecast every daily and monthly indicator; store forecast, anomalies and MAPE."""
+    """Forecast every daily and monthly indicator; store forecast, anomalies and MAPE.
+
+    With ``reselect`` every candidate model is backtested; without it an indicator whose
+    model was chosen less than ``RESELECT_EVERY`` ago keeps that model (refitted)."""
+    now = utcnow()
+    keep: dict[str, list[str]] = {}
     series: dict[str, pd.Series] = {}
     by_code: dict[str, Indicator] = {}
     groups: dict[str, list[str]] = {"day": [], "month": []}
@@ -344,6 +361,9 @@ def run_forecasts(
             continue
         series[ind.code] = s
         by_code[ind.code] = ind
+        chosen = None if reselect else _chosen_model(ind, now)
+        if chosen:
+            keep[ind.code] = [chosen]
         groups[ind.granularity].append(ind.code)
     out: dict[Indicator, list[ForecastPoint]] = {}
     for gran, codes in groups.items():
@@ -351,7 +371,11 @@ def run_forecasts(
             continue
         freq = "D" if gran == "day" else "M"
         results = forecast_many(
-            {c: series[c] for c in codes}, horizon=HORIZON[gran], freq=freq, workers=workers
+            {c: series[c] for c in codes},
+            horizon=HORIZON[gran],
+            freq=freq,
+            workers=workers,
+            candidates_for=keep,
         )
         for code, res in results.items():
             ind = by_code[code]
@@ -388,7 +412,11 @@ def run_forecasts(
             ind.forecast_model = res.model
             ind.forecast_mape = _finite(res.mape)
             ind.naive_mape = _finite(res.naive_mape)
-            ind.forecast_at = utcnow()
+            ind.forecast_at = now
+            if code not in keep:
+                ind.forecast_selected_at = now
+            elif res.model != keep[code][0]:  # the kept model failed: select afresh next time
+                ind.forecast_selected_at = None
             out[ind] = points
     session.flush()
     return out

@@ -22,7 +22,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("cockpit_indicator", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("forecast_selected_at", UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("forecast_selected_at", UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:

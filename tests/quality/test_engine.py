@@ -208,11 +208,8 @@ def test_every_kind_counts_and_samples(con: Any) -> None:
     got = {rid: (o.rows_checked, o.rows_failed) for rid, o in res.outcomes.items()}
     assert got == EXPECTED
     # the probe (which string columns to check per value), one scan, three key sets
-    # (sfz: unique + cross-source; qx; sfz+xm), then the samples: on DuckDB the scan
-    # collected them and two small queries fetch the rows (by key, by failing value);
-    # elsewhere one sample pass
-    native = E.native_samples(con.table("person"))
-    assert res.queries == (7 if native else 6)
+    # (sfz: unique + cross-source; qx; sfz+xm), one sample pass
+    assert res.queries == 6
     assert res.rows == 10
     ric_reasons = {s["reason"] for s in res.outcomes[1].samples}
     assert ric_reasons == {"lowercase_x", "charset", "legacy15", "birthdate", "checksum"}
@@ -265,42 +262,7 @@ def test_checking_per_value_gives_the_same_results(con: Any) -> None:
             assert other.outcomes[rid] == o, (mode, rid)
         assert (other.score, other.dimension_scores) == (per_row.score, per_row.dimension_scores)
     # grouping the ten-row columns: no probe, the value checks ride along in the scan
-    # (on DuckDB one more query: the rows holding the failing values, for samples)
-    native = E.native_samples(con.table("person"))
-    assert results[True].queries == per_row.queries + (1 if native else 0)
-
-
-@pytest.mark.parametrize("by_value", [True, False])
-def test_samples_from_the_scan_match_the_sample_pass(duck: Any, by_value: bool) -> None:
-    """DuckDB collects samples in the scan (bounded arg_min) and fetches those rows; the
-    generic sample pass (Spark) filters and limits. With room for every failing row both
-    give the same samples and reasons, on the tricky ID numbers (lowercase x, full-width
-    digit, 15 digits, 19990230, wrong check character) and the cross-field rules."""
-    table = duck.table("person")
-    runs = {
-        mode: E.evaluate(
-            table,
-            RULES,
-            execute=duck.execute,
-            ctx=_ctx(duck),
-            key_columns=["sfz"],
-            sample_size=10,
-            by_value=by_value,
-            scan_samples=mode,
-        )
-        for mode in (True, False)
-    }
-    assert E.native_samples(table)
-    fast, generic = runs[True], runs[False]
-    for rid, o in generic.outcomes.items():
-        assert fast.outcomes[rid] == o, rid
-    assert {s["reason"] for s in fast.outcomes[1].samples} >= {
-        "lowercase_x",
-        "charset",
-        "legacy15",
-        "birthdate",
-        "checksum",
-    }
+    assert results[True].queries == per_row.queries
 
 
 def test_all_pass_needs_one_query(con: Any) -> None:

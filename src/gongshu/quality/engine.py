@@ -26,7 +26,6 @@ Table-level rules (freshness, row-count change) use the scan's row count and the
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,30 +92,6 @@ Progress = Callable[[str], None]
 @ibis.udf.agg.builtin
 def count_if(arg: bool) -> dt.int64:  # type: ignore[empty-body]
     """``count_if`` (DuckDB and Spark SQL): cheaper than ``COUNT(*) FILTER (WHERE ..)``."""
-
-
-def _arg_min_n(arg: Any, key: Any, n: Any) -> Any:  # the name of the builtin below
-    """``arg_min(arg, key, n)``: ``arg`` of the ``n`` rows with the smallest ``key``."""
-
-
-@functools.lru_cache(maxsize=64)
-def _bounded(arg_type: dt.DataType) -> Any:
-    """DuckDB's bounded ``arg_min(arg, key, n)`` for ``arg`` of ``arg_type`` (a top-n
-    aggregate: constant memory per group, unlike collecting every failing row)."""
-    return ibis.udf.agg.builtin(
-        _arg_min_n,
-        name="arg_min",
-        signature=((arg_type, dt.string, dt.int64), dt.Array(arg_type)),
-    )
-
-
-def native_samples(table: ir.Table) -> bool:
-    """Whether samples can ride along in the scan (DuckDB's bounded ``arg_min``);
-    elsewhere (Spark) the generic sample pass collects them."""
-    try:
-        return ibis.get_backend(table).name == "duckdb"
-    except Exception:  # no backend bound (e.g. an unbound table): the generic path
-        return False
 
 
 def rule_score(rate: float, passed: bool) -> float:
@@ -214,18 +189,12 @@ def evaluate(
     sample_size: int = 5,
     progress: Progress | None = None,
     by_value: bool | None = None,
-    scan_samples: bool | None = None,
 ) -> EngineResult:
     """Run ``rules`` over ``table``; see the module docstring for the query plan.
 
     ``by_value``: check the value-only rules of string columns per distinct value
     (True), per row (False), or decide per column from a sample (None, the default:
     one probe query when some such rule is costly). The counts are the same either way.
-
-    ``scan_samples``: collect the samples of the per-row rules in the scan itself and
-    those of the per-value rules from their grouped values (True; DuckDB's bounded
-    ``arg_min``), or in the generic sample pass (False); None: True on DuckDB. Either
-    way a sample is a failing row's key, values and reason code.
     """
     started = time.monotonic()
     run = Counter(execute)
@@ -249,11 +218,6 @@ def evaluate(
         assert isinstance(kind, K.RowKind) and r.column is not None
         needs.extend(kind.needs(table, r.column, r.params))
     scan = V.prepare(table, needs)
-    in_scan = (
-        bool(keys)
-        and sample_size > 0
-        and (native_samples(table) if scan_samples is None else bool(scan_samples))
-    )
     flags: dict[str, Any] = {}
     for r, kind in per_row:
         assert isinstance(kind, K.RowKind) and r.column is not None
@@ -264,15 +228,11 @@ def evaluate(
     aggs: dict[str, Any] = {"_n": scan.count()}
     for r, _kind in per_row:
         aggs[f"r{r.id}"] = count_if(scan[f"_f{r.id}"])
-        if in_scan:
-            aggs[f"s{r.id}"] = _sample_agg(scan, r, keys, sample_size)
     query = scan.aggregate(**aggs)
     for column in grouped:
         # one more aggregate in the same query: a cross join of one-row results
         members = [(r, k) for r, k in by_level["row"] if _checks_values(k, r, [column])]
-        query = query.cross_join(
-            _by_value(table, column, members, ctx, sample_size if in_scan else 0)
-        )
+        query = query.cross_join(_by_value(table, column, members, ctx))
     row = _scalar_row(run(query))
     n = _int(row.get("_n"))
     for r, _kind in by_level["row"]:
@@ -295,22 +255,7 @@ def evaluate(
 
     # 4. samples of the failed row rules, one early-terminating query
     failed_rows = [(r, k) for r, k in by_level["row"] if outcomes[r.id].rows_failed > 0]
-    if failed_rows and in_scan:
-        # The scan collected the failing rows with the smallest keys (per-row rules) and
-        # the smallest failing values with their reasons (per-value rules); one small
-        # query adds the reasons of the former (the rules' reason expressions over those
-        # few rows) and finds rows holding the latter (early-terminating IN filters).
-        say(f"抽样：{len(failed_rows)} 条未通过规则")
-        picked = {r.id: _keys_of(row.get(f"s{r.id}")) for r, _k in failed_rows}
-        whys = {
-            r.id: {x["v"]: _plain(x["why"]) for x in _records(row.get(f"vs{r.id}"))}
-            for r, _k in failed_rows
-            if f"vs{r.id}" in row
-        }
-        found = _scan_samples(table, failed_rows, picked, whys, ctx, keys, sample_size, run)
-        for rid, samples in found.items():
-            outcomes[rid].samples = samples
-    elif failed_rows and sample_size > 0:
+    if failed_rows and sample_size > 0:
         # Common failures: the first rows that fail (a short scan). Rare ones, whose
         # samples would take a long scan: the rows with the smallest and largest
         # failing key, found first by one query over those rules only.
@@ -385,142 +330,17 @@ def _value_columns(
 
 
 def _by_value(
-    table: ir.Table,
-    column: str,
-    rules: Sequence[tuple[RuleDef, K.Kind]],
-    ctx: K.EvalContext,
-    sample_size: int = 0,
+    table: ir.Table, column: str, rules: Sequence[tuple[RuleDef, K.Kind]], ctx: K.EvalContext
 ) -> ir.Table:
     """One row: per rule the rows whose value of ``column`` fails it (each distinct value
-    checked once, NULL included) and, with ``sample_size``, the smallest failing values
-    with their reasons (``vs<id>``)."""
+    checked once, NULL included)."""
     g = table.group_by(column).aggregate(_w=table.count())
     aggs: dict[str, Any] = {}
     for r, kind in rules:
         assert isinstance(kind, K.RowKind)
-        fails, reason = kind.build(g, column, r.params, ctx)
+        fails = kind.build(g, column, r.params, ctx)[0]
         aggs[f"r{r.id}"] = g._w.sum(where=fails)
-        if sample_size:
-            value = g[column].cast("string")
-            item = ibis.struct({"v": value, "why": reason.cast("string")})
-            agg = _bounded(item.type())
-            # NULL sorts as "" (a NULL key would be skipped): e.g. not-null, grouped
-            aggs[f"vs{r.id}"] = agg(item, value.fill_null(""), sample_size, where=fails)
     return g.aggregate(**aggs)
-
-
-def _sample_columns(rule: RuleDef, kind: K.Kind) -> list[str]:
-    assert isinstance(kind, K.RowKind) and rule.column is not None
-    return list(dict.fromkeys([rule.column, *kind.extra_columns(rule.params)]))
-
-
-def _sample_agg(t: ir.Table, rule: RuleDef, keys: Sequence[str], size: int) -> ir.Value:
-    """The scan's aggregate of ``rule``'s samples: the ``size`` smallest keys of its
-    failing rows (plain column arguments: a bounded aggregate over a column costs next
-    to nothing for the rows its filter drops; building a row per rule would not)."""
-    key = _key_string(t, keys)
-    assert key is not None
-    return _bounded(dt.string)(key, key, size, where=t[f"_f{rule.id}"])
-
-
-def _keys_of(value: Any) -> list[str]:
-    """The keys an array aggregate returned (NULL / NaN: none)."""
-    if value is None or isinstance(value, float):
-        return []
-    return [str(x) for x in value if x is not None]
-
-
-def _records(value: Any) -> list[dict[str, Any]]:
-    """The list an array-of-struct aggregate returned (NULL / NaN: none)."""
-    if value is None or isinstance(value, float):
-        return []
-    return [dict(x) for x in value if x is not None]
-
-
-def _ordered(samples: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
-    return sorted(samples, key=lambda s: (str(s["key"]), str(s["values"])))[:size]
-
-
-def _scan_samples(
-    table: ir.Table,
-    failed: Sequence[tuple[RuleDef, K.Kind]],
-    picked: dict[int, list[str]],
-    whys: dict[int, dict[Any, Any]],
-    ctx: K.EvalContext,
-    keys: Sequence[str],
-    size: int,
-    run: Counter,
-) -> dict[int, list[dict[str, Any]]]:
-    """Samples from what the scan collected. Per-row rules: one query for the rows
-    holding the collected keys (one filter of the key column), each rule's reason
-    computed for its own rows only. Per-value rules: one ``UNION ALL`` of the first
-    ``size`` rows holding one of the rule's failing values (``LIMIT``: an early stop)."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    cols_of = {
-        r.id: [r.column or "", *k.extra_columns(r.params)][:2]  # type: ignore[attr-defined]
-        for r, k in failed
-    }
-    per_row = [(r, k) for r, k in failed if r.id not in whys and picked.get(r.id)]
-    wanted = sorted({k for r, _ in per_row for k in picked[r.id]})
-    if wanted:
-        keystr = _key_string(table, keys)
-        assert keystr is not None
-        plain = len(keys) == 1 and table[keys[0]].type().is_string() and "" not in wanted
-        # a plain IN of the key column: the engine filters while scanning
-        t = table.filter((table[keys[0]] if plain else keystr).isin(wanted))
-        keystr = _key_string(t, keys)
-        assert keystr is not None
-        columns = list(dict.fromkeys(c for r, _ in per_row for c in cols_of[r.id]))
-        select: dict[str, Any] = {"_k": keystr}
-        select.update({f"_c{i}": t[c].cast("string") for i, c in enumerate(columns)})
-        for r, kind in per_row:
-            assert isinstance(kind, K.RowKind) and r.column is not None
-            mine = keystr.isin(picked[r.id])
-            reason = kind.build(t, r.column, r.params, ctx)[1].cast("string")
-            select[f"_w{r.id}"] = ibis.ifelse(mine, reason, ibis.null("string"))
-        at = {c: f"_c{i}" for i, c in enumerate(columns)}
-        for rec in run(t.select(**select)).to_dict("records"):
-            for r, _ in per_row:
-                reason = _plain(rec[f"_w{r.id}"])
-                if reason is None:  # another row with the same key, or not this rule's
-                    continue
-                cols = cols_of[r.id]
-                out.setdefault(r.id, []).append(
-                    {
-                        "key": _split_key(_plain(rec["_k"]), keys),
-                        "values": {c: _plain(rec[at[c]]) for c in cols},
-                        "fields": cols,
-                        "reason": reason,
-                    }
-                )
-    branches = []
-    for r, _kind in failed:
-        if r.id not in whys or not whys[r.id]:
-            continue
-        assert r.column is not None
-        values = [v for v in whys[r.id] if v is not None]
-        col = table[r.column]
-        hit = col.cast("string").isin(values) if values else ibis.literal(False)
-        t = table.filter(hit | col.isnull() if None in whys[r.id] else hit)
-        branch = t.select(
-            _r=ibis.literal(r.id, "int64"), _k=_key_string(t, keys), _v=t[r.column].cast("string")
-        )
-        branches.append(branch.limit(size))
-    if branches:
-        union = branches[0] if len(branches) == 1 else ibis.union(*branches, distinct=False)
-        for rec in run(union).to_dict("records"):
-            rid = int(rec["_r"])
-            value = _plain(rec["_v"])
-            col = cols_of[rid][0]
-            out.setdefault(rid, []).append(
-                {
-                    "key": _split_key(_plain(rec["_k"]), keys),
-                    "values": {col: value},
-                    "fields": [col],
-                    "reason": whys[rid].get(value),
-                }
-            )
-    return {rid: _ordered(samples, size) for rid, samples in out.items()}
 
 
 def _failing_keys(

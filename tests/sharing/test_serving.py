@@ -71,7 +71,12 @@ def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(rows, key=repr)
 
 
-def test_replica_lookups_equal_the_duckdb_path(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_rows", [65536, 2])
+def test_replica_lookups_equal_the_duckdb_path(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path, batch_rows: int
+) -> None:
+    """Also with tiny record batches: a key's rows then span chunks of the mapped file."""
+    monkeypatch.setattr(serving, "BATCH_ROWS", batch_rows)
     wh = warehouse_access.warehouse(settings.warehouse_url)
     table = "serving_tricky"
     data = tricky_persons()
@@ -79,6 +84,7 @@ def test_replica_lookups_equal_the_duckdb_path(settings: Settings, tmp_path: Pat
     version = wh.data_version(table)
     rep = serving.build(wh, table, "gmsfhm", version, tmp_path / "r.arrow")
     assert rep is not None and rep.data.num_rows == data.num_rows - 1  # the NULL key
+    assert rep.data.column(0).num_chunks == (1 if batch_rows > 10 else 5)
     all_columns = tuple(data.column_names)
     probes = [
         [ID_A],
@@ -109,6 +115,7 @@ def test_replica_lookups_equal_the_duckdb_path(settings: Settings, tmp_path: Pat
                 a, b = fast.to_arrow(), slow.to_arrow()
                 assert a.schema == b.schema
     assert rep.lookup(["a\x00"], all_columns) is None  # NUL: the warehouse answers
+    assert rep.lookup([ID_A], ("gmsfhm", "nope")) is None  # a column it does not have
 
 
 def test_keys_with_nul_bytes_or_non_text_keys_are_not_replicated(

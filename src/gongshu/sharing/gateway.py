@@ -909,7 +909,7 @@ class CallContext:
         if rt.serving.enabled:
             try:
                 rep = rt.serving.get(rt.warehouse(), iface.table, key)
-                if rep is not None and rep.has(columns):
+                if rep is not None:
                     rows = rep.lookup(keys, columns)
                     if rows is not None:
                         rt.serving.hits += 1

@@ -32,6 +32,7 @@ import os
 import shutil
 import threading
 import uuid
+from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,15 +112,26 @@ class Replica:
         self.types = {
             name: _row_type(t) for name, t in zip(rows.column_names, rows.schema.types, strict=True)
         }
-        self._selected: dict[tuple[str, ...], tuple[pa.Table, tuple[Any, ...]]] = {}
+        # Chunk starts (every column of an IPC file is chunked by its record batches).
+        self.starts = [0]
+        for chunk in rows.column(0).chunks if rows.num_columns else ():
+            self.starts.append(self.starts[-1] + len(chunk))
+        self.starts.pop()
+        self._selected: dict[tuple[str, ...], Any] = {}
 
-    def _select(self, columns: tuple[str, ...]) -> tuple[pa.Table, tuple[Any, ...]]:
-        sel = self._selected.get(columns)
-        if sel is None:
+    def _select(
+        self, columns: tuple[str, ...]
+    ) -> tuple[list[list[pa.Array]], tuple[Any, ...]] | None:
+        sel = self._selected.get(columns, False)
+        if sel is False:
             if len(self._selected) > 64:
                 self._selected.clear()
+            if not self.has(columns):
+                self._selected[columns] = None
+                return None
+            picked = [self.data.column(self.index[c]).chunks for c in columns]
             sel = self._selected[columns] = (
-                self.data.select([self.index[c] for c in columns]),
+                [list(chunk) for chunk in zip(*picked, strict=True)],
                 tuple(self.types[c] for c in columns),
             )
         return sel
@@ -130,9 +142,13 @@ class Replica:
     def lookup(self, keys: Sequence[str], columns: tuple[str, ...]) -> Rows | None:
         """Rows whose key is one of ``keys`` (in the order of ``keys``), or None when the
         warehouse must answer (a key this replica cannot represent). Like ``IN (...)``,
-        a repeated key yields its rows once."""
-        data, types = self._select(columns)
-        sk = self.keys
+        a repeated key yields its rows once. Values are Arrow's own ``as_py`` (per
+        value: cheaper than slicing the table for the one row a point query finds)."""
+        sel = self._select(columns)
+        if sel is None:  # a column the replica does not have (a changed catalog)
+            return None
+        chunks, types = sel
+        sk, n, starts = self.keys, len(self.keys), self.starts
         out: list[tuple[Any, ...]] = []
         for k in dict.fromkeys(keys) if len(keys) > 1 else keys:
             b = k.encode()
@@ -141,11 +157,13 @@ class Replica:
             if len(b) > self.width:
                 continue
             lo = int(sk.searchsorted(b, "left"))
-            if lo == len(sk) or sk[lo] != b:
+            if lo == n or sk[lo] != b:
                 continue
-            hi = int(sk.searchsorted(b, "right"))
-            part = data.slice(lo, hi - lo)
-            out.extend(zip(*[c.to_pylist() for c in part.columns], strict=True))
+            hi = lo + 1 if lo + 1 == n or sk[lo + 1] != b else int(sk.searchsorted(b, "right"))
+            for p in range(lo, hi):
+                ci = bisect_right(starts, p) - 1
+                j = p - starts[ci]
+                out.append(tuple([a[j].as_py() for a in chunks[ci]]))
         return Rows(columns, types, out)
 
 

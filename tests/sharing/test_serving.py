@@ -292,3 +292,27 @@ def test_the_setting_disables_replicas(
         rt.executor.shutdown()
     finally:
         service.sharing_settings.cache_clear()
+
+
+def test_a_failed_build_is_not_retried_until_the_next_publish(
+    settings: Settings, tmp_path: Path
+) -> None:
+    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh.put_table("serving_fail", pa.table({"k": ["a", "b"], "v": [1, 2]}))
+    blocker = tmp_path / "serving"
+    blocker.write_text("not a directory")  # the build cannot create its folder
+    s = serving.Serving(tmp_path)
+    assert s.get(wh, "serving_fail", "k") is None
+    s.wait(60)
+    assert not s.ready("serving_fail", "k") and s.builds == 0
+    assert s.get(wh, "serving_fail", "k") is None and s.building == set()  # no new build
+    blocker.unlink()
+    wh.put_table("serving_fail", pa.table({"k": ["a", "c"], "v": [1, 3]}))
+    assert s.get(wh, "serving_fail", "k") is None  # a new version: built again
+    s.wait(60)
+    rep = s.get(wh, "serving_fail", "k")
+    assert rep is not None
+    found = rep.lookup(["c", "b"], ("k", "v"))
+    assert found is not None and found.rows == [("c", 3)]
+    s.close()
+    assert not s.dir.exists()

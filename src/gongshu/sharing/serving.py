@@ -246,8 +246,9 @@ class Serving:
                     self.builds += 1
             if stale is not None:
                 _unlink(stale.path)  # the mapping stays valid for calls holding it
-        except Exception:
+        except Exception:  # retried after the next publish, not on every call
             log.warning("serving replica of %s(%s) failed", table, key, exc_info=True)
+            self.unsupported[k] = version
             _unlink(path)
         finally:
             self.building.discard(k)
@@ -287,7 +288,7 @@ def _alive(pid: int) -> bool:
 
 
 def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         path.unlink()
 
 

@@ -228,6 +228,8 @@ def test_a_publish_is_seen_by_the_next_call_and_the_replica_rebuilt(
     q = {"gmsfhm": ids[0], "fields": "xzqh"}
     _ready(client, rt, table, plain, ids[0])
     first = rt.serving.replicas[(table, "gmsfhm")]
+    status = rt.serving.status()["replicas"][f"{table}.gmsfhm"]
+    assert status["rows"] == 50 and status["bytes"] == first.path.stat().st_size
     assert first.path.exists() and first.path.parent.parent == settings.data_dir / "serving"
     hits = rt.serving.hits
     assert client.get("/gw/person-query", params=q, headers=_h(plain)).json()["data"] == [

@@ -31,6 +31,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -108,6 +109,7 @@ class Replica:
         self.data = rows
         self.keys = keys
         self.width = keys.dtype.itemsize
+        self.build_s: float | None = None
         self.index = {name: i for i, name in enumerate(rows.column_names)}
         self.types = {
             name: _row_type(t) for name, t in zip(rows.column_names, rows.schema.types, strict=True)
@@ -205,7 +207,11 @@ class Serving:
         return {
             "enabled": self.enabled,
             "replicas": {
-                f"{t}.{k}": {"rows": r.data.num_rows, "bytes": r.path.stat().st_size}
+                f"{t}.{k}": {
+                    "rows": r.data.num_rows,
+                    "bytes": r.path.stat().st_size,
+                    "build_s": r.build_s,
+                }
                 for (t, k), r in list(self.replicas.items())
             },
             "building": sorted(f"{t}.{k}" for t, k in self.building),
@@ -232,11 +238,13 @@ class Serving:
         k = (table, key)
         path = self.dir / f"{table}.{key}.{uuid.uuid4().hex[:8]}.arrow"
         rep: Replica | None = None
+        t0 = time.monotonic()
         try:
             rep = build(wh, table, key, version, path)
             if rep is None:
                 self.unsupported[k] = version
                 return
+            rep.build_s = round(time.monotonic() - t0, 2)
             with self._lock:
                 if self.closed or wh.data_version(table) != version:
                     stale, rep = rep, None  # published meanwhile: the next call rebuilds

@@ -258,6 +258,7 @@ def test_a_publish_is_seen_by_the_next_call_and_the_replica_rebuilt(
     assert r.status_code == 503
     rt.serving.wait(60)
     assert rt.serving.hits == hits + 2
+    assert not rt.serving.ready(table, "gmsfhm") and not second.path.exists()
 
     # Shutdown removes this runtime's replica directory.
     folder = rt.serving.dir

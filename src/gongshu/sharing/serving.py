@@ -241,8 +241,12 @@ class Serving:
         t0 = time.monotonic()
         try:
             rep = build(wh, table, key, version, path)
-            if rep is None:
+            if rep is None:  # e.g. the table was dropped: the old replica is of no use
                 self.unsupported[k] = version
+                with self._lock:
+                    stale = self.replicas.pop(k, None)
+                if stale is not None:
+                    _unlink(stale.path)
                 return
             rep.build_s = round(time.monotonic() - t0, 2)
             with self._lock:

@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -52,7 +53,7 @@ from gongshu.audit import service as audit
 from gongshu.audit.service import AuditEntry
 from gongshu.auth.models import ApiKey
 from gongshu.catalog import service as catalog
-from gongshu.sharing import maskers, warehouse_access
+from gongshu.sharing import maskers, serving, warehouse_access
 from gongshu.sharing.models import (
     LATENCY_BOUNDS_MS,
     Call,
@@ -668,6 +669,9 @@ class Runtime:
         self._load_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._wake = asyncio.Event()
+        self.serving = serving.Serving(
+            Path(app.state.settings.data_dir), enabled=self.settings.serving
+        )
 
     # -- snapshot
     def current(self) -> Snapshot:
@@ -771,6 +775,8 @@ class Runtime:
         self.db_generation = db_gen
 
     async def start(self) -> None:
+        if self.serving.enabled:
+            await asyncio.to_thread(self.serving.cleanup_stale)
         await self.poll_generation()
         self.flusher = asyncio.create_task(self.flush_loop())
 
@@ -787,6 +793,7 @@ class Runtime:
         if self.calls.records:
             log.error("call log: %d records could not be written", len(self.calls.records))
         self.executor.shutdown(wait=True)
+        await asyncio.to_thread(self.serving.close)
 
 
 def runtime(app: Any) -> Runtime:
@@ -893,10 +900,24 @@ class CallContext:
     async def lookup_rows(
         self, key: str, keys: list[str], columns: tuple[str, ...] | None = None
     ) -> Rows:
-        """Rows for ``keys`` with ``columns`` (default: every column of the resource)."""
+        """Rows for ``keys`` with ``columns`` (default: every column of the resource):
+        from the serving replica, inline, when it holds the table's current version;
+        otherwise from the warehouse in a lookup thread."""
         iface = self.iface
+        columns = columns or iface.columns
+        rt = self.runtime
+        if rt.serving.enabled:
+            try:
+                rep = rt.serving.get(rt.warehouse(), iface.table, key)
+                if rep is not None:
+                    rows = rep.lookup(keys, columns)
+                    if rows is not None:
+                        rt.serving.hits += 1
+                        return rows
+            except Exception:  # the warehouse still answers
+                log.exception("serving replica lookup failed on %s", iface.table)
         try:
-            return await self.runtime.lookup_for(iface, key, columns or iface.columns).get(keys)
+            return await rt.lookup_for(iface, key, columns).get(keys)
         except Exception as exc:
             log.exception("lookup failed on %s", iface.table)
             raise GatewayError(503, "warehouse_unavailable", "数据暂不可用，请稍后重试") from exc

@@ -70,6 +70,7 @@ class SharingSettings(BaseSettings):
     flush_interval_s: float = Field(0.5, description="调用日志批量写入间隔（秒）")
     flush_max: int = Field(5000, description="调用日志单批最大条数")
     lookup_threads: int = Field(1, description="网关数仓查询线程数（1 个线程时合并批次最大）")
+    serving: bool = Field(True, description="网关按键查询使用只读服务副本（数据目录 serving/）")
 
 
 @lru_cache

@@ -16,7 +16,9 @@ import queue
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -25,9 +27,9 @@ import pyarrow as pa
 
 from gongshu.errors import AppError, ValidationFailed
 from gongshu.ingest import gate
-from gongshu.ingest.readers import TabularReader
+from gongshu.ingest.readers import CsvReader, RawBatch, Segment, TabularReader
 from gongshu.ingest.spec import ResourceSpec
-from gongshu.ingest.transform import REJECT_SCHEMA, ColumnMap, Transformer
+from gongshu.ingest.transform import REJECT_SCHEMA, ColumnMap, Transformer, TransformResult
 from gongshu.warehouse import Warehouse
 
 REJECT_TABLE_SCHEMA = pa.schema(
@@ -82,7 +84,12 @@ def run_load(
         raise ValidationFailed("资源目录中没有数据项，无法归集", code="no_items")
     started = time.monotonic()
     stats = LoadStats(columns=list(reader.columns))
-    transformer = Transformer(spec, mapping, list(reader.columns), reader.encoding)
+
+    def make_transformer() -> Transformer:
+        return Transformer(spec, mapping, list(reader.columns), reader.encoding)
+
+    make_transformer()  # a wrong mapping fails here, before anything is staged
+    workers = parse_workers()
     spill_dir = Path(tmp_dir) if tmp_dir else None
     if spill_dir:
         spill_dir.mkdir(parents=True, exist_ok=True)
@@ -92,11 +99,9 @@ def run_load(
         writer = pa.ipc.new_stream(spill, REJECT_SCHEMA)
 
         def accepted() -> Iterator[pa.RecordBatch]:
-            for raw in reader.batches():
+            for raw, result in transformed(reader, make_transformer, workers):
                 if on_batch is not None:
                     on_batch(raw.batch)
-                transformer.check_replacement = reader.replaced
-                result = transformer(raw.batch, raw.lines, raw.bad)
                 stats.rows_read += raw.batch.num_rows + len(raw.bad)
                 stats.rows_accepted += result.accepted.num_rows
                 stats.rows_rejected += result.rejected.num_rows
@@ -109,7 +114,9 @@ def run_load(
                     yield result.accepted
 
         with wh.begin_load(spec.table, load_id, spec.arrow_schema) as stage:
-            batches = prefetch(accepted())
+            # Segmented sources are parsed ahead by the pool; others by one thread.
+            segmented = workers > 1 and isinstance(reader, CsvReader)
+            batches = accepted() if segmented else prefetch(accepted())
             try:
                 stage.append(pa.RecordBatchReader.from_batches(spec.arrow_schema, batches))
             finally:
@@ -143,6 +150,65 @@ def run_load(
 
 
 T = TypeVar("T")
+Transformed = tuple[RawBatch, TransformResult]
+
+
+def parse_workers() -> int:
+    """Threads that parse and transform segments of a CSV at once (``GONGSHU_INGEST_WORKERS``,
+    default: the number of CPUs, at most 4)."""
+    configured = os.environ.get("GONGSHU_INGEST_WORKERS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def transformed(
+    reader: TabularReader, make_transformer: Callable[[], Transformer], workers: int
+) -> Iterator[Transformed]:
+    """Each source batch with its transform result, in source order.
+
+    A CSV is cut into segments of whole records that ``workers`` threads parse and
+    transform at once (pyarrow's parser and kernels release the GIL); this generator
+    keeps at most ``workers + 1`` segments in flight, hands results out in order and
+    numbers their lines (a segment's line numbers depend on the records before it)."""
+    if workers < 2 or not isinstance(reader, CsvReader):
+        transformer = make_transformer()
+        for raw in reader.batches():
+            transformer.check_replacement = reader.replaced
+            yield raw, transformer(raw.batch, raw.lines, raw.bad)
+        return
+    local = threading.local()
+
+    def work(segment: Segment) -> list[Transformed]:
+        transformer = getattr(local, "transformer", None)
+        if transformer is None:
+            transformer = local.transformer = make_transformer()
+        raws, replaced = reader.parse_segment(segment)
+        transformer.check_replacement = replaced
+        return [(raw, transformer(raw.batch, raw.lines, raw.bad)) for raw in raws]
+
+    header_rows = 1 if reader.header else 0
+    records = 0  # records before the segment being handed out
+    pending: deque[tuple[Segment, Future[list[Transformed]]]] = deque()
+    segments = reader.segments()
+    with ThreadPoolExecutor(workers, thread_name_prefix="ingest-parse") as pool:
+        try:
+            while True:
+                for segment in segments:
+                    pending.append((segment, pool.submit(work, segment)))
+                    if len(pending) > workers:
+                        break
+                if not pending:
+                    return
+                segment, future = pending.popleft()
+                offset = 0 if segment.first else header_rows + records
+                for raw, result in future.result():
+                    records += raw.batch.num_rows + len(raw.bad)
+                    yield raw.shifted(offset), result.shifted(offset)
+        finally:
+            for _, future in pending:
+                future.cancel()
+            segments.close()
 
 
 class _Failed:

@@ -65,6 +65,30 @@ class RawBatch:
     bad: list[BadRow] = field(default_factory=list)
     bytes_read: int = 0  # cumulative source bytes consumed so far
 
+    def shifted(self, offset: int) -> RawBatch:
+        """The same rows numbered ``offset`` lines further down (unknown lines stay -1)."""
+        if not offset:
+            return self
+        bad = [
+            BadRow(b.line + offset if b.line >= 0 else b.line, b.reason, b.raw) for b in self.bad
+        ]
+        return RawBatch(self.batch, pc.add(self.lines, offset), bad, self.bytes_read)
+
+
+@dataclass
+class Segment:
+    """Whole CSV records cut from the source stream (see :meth:`CsvReader.segments`)."""
+
+    data: bytes
+    first: bool  # holds the header row, when the file has one
+    bytes_read: int  # source bytes consumed when it was cut
+    replaced: bool  # undecodable bytes met in the stream so far (transcoded sources)
+
+
+@dataclass
+class _SegmentFlag:
+    bad: bool = False  # a column decoded from this segment held undecodable bytes
+
 
 class TabularReader:
     """Base: ``columns`` is known after construction; iterate ``batches()`` once."""
@@ -179,21 +203,14 @@ class CsvReader(TabularReader):
             text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
             return next(csv.reader(text, delimiter=self.delimiter), [])
 
-    def batches(self) -> Iterator[RawBatch]:
-        """Parse the file in segments of whole records, one short-lived pyarrow reader per
-        segment: a single streaming reader's memory grows with the file
-        (apache/arrow#6764), a fresh one per segment keeps it flat.
+    def segments(self) -> Iterator[Segment]:
+        """The file cut into segments of whole records, in order (cheap: no parsing).
 
-        GBK and GB18030 files are parsed as bytes (their multi-byte characters never
-        contain a quote, delimiter or newline byte) and only the columns holding
-        non-ASCII text are decoded, each in one call: IDs, dates and amounts, most of a
-        file, are never transcoded. Other encodings stream through UTF-8."""
+        Segments parse independently (:meth:`parse_segment`), so a load can parse
+        several at once; :meth:`batches` parses them one after the other."""
         raw_bytes = self._byte_parsable
         stream, counter = self._open_utf8(raw_bytes=raw_bytes)
         self._counter = counter
-        parse = self._parse_bytes if raw_bytes else self._parse
-        header_rows = 1 if self.header else 0
-        records = 0  # records (parsed and skipped) before the current segment
         carry = b""
         first = True
         try:
@@ -209,20 +226,53 @@ class CsvReader(TabularReader):
                 else:
                     segment, carry = data, b""
                 if segment and not segment.isspace():
-                    skip = header_rows if first else 0
-                    # Record numbers: the header is 1; pyarrow numbers rows within a segment.
-                    offset = 0 if first else header_rows + records
-                    for raw in parse(segment, skip, offset, counter):
-                        records += raw.batch.num_rows + len(raw.bad)
-                        yield raw
-                first = False
+                    replaced = bool(getattr(counter, "replaced", False))
+                    yield Segment(segment, first, counter.bytes_in, replaced)
+                    first = False
                 if not chunk:
                     break
         finally:
             stream.close()
 
+    def parse_segment(self, segment: Segment) -> tuple[list[RawBatch], bool]:
+        """A segment's batches with line numbers as if it were the first segment's
+        (shift them with :meth:`RawBatch.shifted`), and whether any of its bytes could
+        not be decoded. Safe to call from several threads at once."""
+        skip = self._header_rows if segment.first else 0
+        flag = _SegmentFlag()
+        if self._byte_parsable:
+            parts = self._parse_bytes(segment.data, skip, 0, segment.bytes_read, flag)
+        else:
+            parts = self._parse(segment.data, skip, 0, segment.bytes_read)
+        raws = list(parts)
+        if flag.bad:
+            self._decoded_bad = True  # only ever set: a race between threads is harmless
+        return raws, flag.bad or segment.replaced
+
+    @property
+    def _header_rows(self) -> int:
+        return 1 if self.header else 0
+
+    def batches(self) -> Iterator[RawBatch]:
+        """Parse the file in segments of whole records, one short-lived pyarrow reader per
+        segment: a single streaming reader's memory grows with the file
+        (apache/arrow#6764), a fresh one per segment keeps it flat.
+
+        GBK and GB18030 files are parsed as bytes (their multi-byte characters never
+        contain a quote, delimiter or newline byte) and only the columns holding
+        non-ASCII text are decoded, each in one call: IDs, dates and amounts, most of a
+        file, are never transcoded. Other encodings stream through UTF-8."""
+        records = 0  # records (parsed and skipped) before the current segment
+        for segment in self.segments():
+            raws, _ = self.parse_segment(segment)
+            # Record numbers: the header is 1; pyarrow numbers rows within a segment.
+            offset = 0 if segment.first else self._header_rows + records
+            for raw in raws:
+                records += raw.batch.num_rows + len(raw.bad)
+                yield raw.shifted(offset)
+
     def _parse_bytes(
-        self, segment: bytes, skip: int, offset: int, counter: Any
+        self, segment: bytes, skip: int, offset: int, bytes_read: int, flag: _SegmentFlag
     ) -> Iterator[RawBatch]:
         """A segment of GBK/GB18030 bytes: parsed as binary columns, text decoded per
         column. From a ragged row on, the segment goes the UTF-8 way (pyarrow reports a
@@ -237,18 +287,16 @@ class CsvReader(TabularReader):
                 columns = []
                 for col in batch.columns:
                     text_col, bad = decode_column(col, encoding)
-                    self._decoded_bad = self._decoded_bad or bad
+                    flag.bad = flag.bad or bad
                     columns.append(text_col)
                 n = batch.num_rows
                 lines = pa.array(np.arange(line + done, line + done + n, dtype=np.int64))
                 done += n
-                yield RawBatch(
-                    pa.record_batch(columns, names=self.columns), lines, [], counter.bytes_in
-                )
+                yield RawBatch(pa.record_batch(columns, names=self.columns), lines, [], bytes_read)
         except pa.ArrowInvalid:
             text = segment.decode(encoding, "replace")
-            self._decoded_bad = self._decoded_bad or REPLACEMENT in text
-            for raw in self._parse(text.encode("utf-8"), skip, offset, counter):
+            flag.bad = flag.bad or REPLACEMENT in text
+            for raw in self._parse(text.encode("utf-8"), skip, offset, bytes_read):
                 drop = min(done, raw.batch.num_rows)
                 done -= drop
                 if drop:  # bad rows all come after the rows already out
@@ -285,7 +333,7 @@ class CsvReader(TabularReader):
             except StopIteration:
                 return
 
-    def _parse(self, segment: bytes, skip: int, offset: int, counter: Any) -> Iterator[RawBatch]:
+    def _parse(self, segment: bytes, skip: int, offset: int, bytes_read: int) -> Iterator[RawBatch]:
         bad: list[BadRow] = []
 
         def on_invalid(row: Any) -> str:
@@ -317,13 +365,11 @@ class CsvReader(TabularReader):
                 steps = np.asarray(ragged, dtype=np.int64) - np.arange(len(ragged))
                 base = base + np.searchsorted(steps, base, side="right")
             parsed += n
-            out = RawBatch(batch, pa.array(base), bad.copy(), counter.bytes_in)
+            out = RawBatch(batch, pa.array(base), bad.copy(), bytes_read)
             bad.clear()
             yield out
         if bad:
-            yield RawBatch(
-                _empty(self.columns), pa.array([], pa.int64()), bad.copy(), counter.bytes_in
-            )
+            yield RawBatch(_empty(self.columns), pa.array([], pa.int64()), bad.copy(), bytes_read)
 
 
 def decode_column(col: pa.Array, encoding: str) -> tuple[pa.Array, bool]:

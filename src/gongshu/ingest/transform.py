@@ -453,6 +453,17 @@ class TransformResult:
     def n_rejected(self) -> int:
         return self.rejected.num_rows
 
+    def shifted(self, offset: int) -> TransformResult:
+        """Rejected rows numbered ``offset`` lines further down (unknown lines stay -1)."""
+        if not offset or not self.rejected.num_rows:
+            return self
+        line = self.rejected.column("line")
+        moved = pc.if_else(pc.less(line, 0), line, pc.add(line, offset))
+        columns = [moved, *self.rejected.columns[1:]]
+        return TransformResult(
+            self.accepted, pa.RecordBatch.from_arrays(columns, schema=self.rejected.schema)
+        )
+
 
 @dataclass
 class Transformer:

@@ -1,9 +1,11 @@
 """A big file streams: memory reaches a plateau and stays there (no whole file in RAM).
 
-A 150 MB GBK file goes through the whole pipeline into a file-backed DuckDB in a fresh
-process; resident memory is sampled after every batch. Once the first third of the file
-is read, memory may not grow by more than a small margin while the other 100 MB stream
-through. (A 2 GB file is the manual check; the benchmark reports peak memory.)
+A 240 MB GBK file goes through the whole pipeline into a file-backed DuckDB in a fresh
+process; resident memory is sampled after every batch. The peak over the last 40 % of
+the file may not exceed the peak over the first 40 % by more than the swing of a few
+segments in flight (parsed by several threads at once, their memory comes and goes):
+holding the file, or what was parsed of it, would add well over 100 MB. (A 2 GB file is
+the manual check; the benchmark reports peak memory.)
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _file(path: Path, mb: int) -> Path:
 
 @pytest.mark.slow
 def test_memory_plateaus_while_a_big_file_streams(tmp_path: Path) -> None:
-    path = _file(tmp_path / "big.csv", 150)
+    path = _file(tmp_path / "big.csv", 240)
     size = path.stat().st_size
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(path), str(tmp_path / "wh.duckdb"), str(tmp_path)],
@@ -61,7 +63,7 @@ def test_memory_plateaus_while_a_big_file_streams(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["rows"] > 1_500_000
-    early = max(r for done, r in result["samples"] if done <= size / 3)
-    late = max(r for done, r in result["samples"] if done > size / 3)
-    assert late - early < 50, (early, late)  # MB, while ~100 MB more of the file streamed
+    assert result["rows"] > 2_500_000
+    early = max(r for done, r in result["samples"] if done <= size * 0.4)
+    late = max(r for done, r in result["samples"] if done > size * 0.6)
+    assert late - early < 80, (early, late)  # MB, while ~100 MB more of the file streamed

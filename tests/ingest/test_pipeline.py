@@ -252,7 +252,7 @@ def test_parallel_segments_equal_one_thread(
     monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 1024)
 
     def load(workers: str) -> tuple[object, list[dict[str, object]], list[dict[str, object]]]:
-        monkeypatch.setenv("GONGSHU_INGEST_WORKERS", workers)
+        monkeypatch.setenv("GONGSHU_INGEST_PARSE_THREADS", workers)
         with connect(f"duckdb:///{tmp_path}/w{workers}.duckdb") as wh:
             reader = open_file(path, encoding=encoding)
             mapping = suggest_mapping(SPEC, reader.columns)

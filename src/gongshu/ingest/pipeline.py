@@ -28,6 +28,7 @@ import pyarrow as pa
 from gongshu.errors import AppError, ValidationFailed
 from gongshu.ingest import gate
 from gongshu.ingest.readers import CsvReader, RawBatch, Segment, TabularReader
+from gongshu.ingest.settings import IngestSettings
 from gongshu.ingest.spec import ResourceSpec
 from gongshu.ingest.transform import REJECT_SCHEMA, ColumnMap, Transformer, TransformResult
 from gongshu.warehouse import Warehouse
@@ -154,12 +155,10 @@ Transformed = tuple[RawBatch, TransformResult]
 
 
 def parse_workers() -> int:
-    """Threads that parse and transform segments of a CSV at once (``GONGSHU_INGEST_WORKERS``,
-    default: the number of CPUs, at most 4)."""
-    configured = os.environ.get("GONGSHU_INGEST_WORKERS")
-    if configured and configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(1, min(4, os.cpu_count() or 1))
+    """Threads that parse and transform segments of one CSV at once
+    (``GONGSHU_INGEST_PARSE_THREADS``; 0, the default: the CPUs, at most 4)."""
+    configured = IngestSettings().parse_threads  # read per load: tests and operators change it
+    return configured or max(1, min(4, os.cpu_count() or 1))
 
 
 def transformed(

@@ -346,30 +346,27 @@ class CsvReader(TabularReader):
             )
             return "skip"
 
-        batches = self._read_segment(segment, skip, binary=False, on_invalid=on_invalid)
-        parsed = 0
-        ragged: list[int] = []  # record numbers of skipped rows so far, ascending
-        first_line = offset + skip + 1
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as e:
-                raise ValidationFailed(_csv_error(str(e), self.encoding), code="bad_file") from e
+        reader = self._read_segment(segment, skip, binary=False, on_invalid=on_invalid)
+        try:
+            batches = list(reader)  # one segment: bounded
+        except pa.ArrowInvalid as e:
+            raise ValidationFailed(_csv_error(str(e), self.encoding), code="bad_file") from e
+        # Numbered once the whole segment is parsed: pyarrow may report a skipped row
+        # while it parses ahead, after the batch the row falls in was handed out.
+        ragged = np.sort(np.asarray([b.line for b in bad if b.line > 0], dtype=np.int64))
+        steps = ragged - np.arange(len(ragged))
+        line = offset + skip + 1
+        for i, batch in enumerate(batches):
             n = batch.num_rows
-            ragged.extend(b.line for b in bad if b.line > 0)
-            # Parsed row k is record k + first_line, plus one per skipped row before it.
-            base = np.arange(parsed + first_line, parsed + first_line + n, dtype=np.int64)
-            if ragged:
-                steps = np.asarray(ragged, dtype=np.int64) - np.arange(len(ragged))
+            # Parsed row k is record k + first line, plus one per skipped row before it.
+            base = np.arange(line, line + n, dtype=np.int64)
+            if len(steps):
                 base = base + np.searchsorted(steps, base, side="right")
-            parsed += n
-            out = RawBatch(batch, pa.array(base), bad.copy(), bytes_read)
-            bad.clear()
-            yield out
-        if bad:
-            yield RawBatch(_empty(self.columns), pa.array([], pa.int64()), bad.copy(), bytes_read)
+            line += n
+            last = i == len(batches) - 1
+            yield RawBatch(batch, pa.array(base), bad if last else [], bytes_read)
+        if bad and not batches:
+            yield RawBatch(_empty(self.columns), pa.array([], pa.int64()), bad, bytes_read)
 
 
 def decode_column(col: pa.Array, encoding: str) -> tuple[pa.Array, bool]:

@@ -46,6 +46,7 @@ from gongshu.ingest.settings import ingest_settings
 from gongshu.ingest.spec import ResourceSpec
 from gongshu.ingest.transform import ColumnMap, check_mapping, suggest_mapping
 from gongshu.orgs import service as orgs
+from gongshu.processes import pid_alive
 from gongshu.warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("gongshu.ingest")
@@ -315,7 +316,7 @@ def reap_stale_loads(session: Session) -> int:
     """Mark failed the running loads of processes on this host that no longer exist."""
     count = 0
     for load in session.scalars(select(Load).where(Load.status == LoadStatus.running)):
-        if load.host != HOST or load.pid is None or _alive(load.pid):
+        if load.host != HOST or load.pid is None or pid_alive(load.pid):
             continue
         load.status = LoadStatus.failed
         load.error = "归集进程意外中断（已保留原有数据）"
@@ -324,23 +325,6 @@ def reap_stale_loads(session: Session) -> int:
     if count:
         session.commit()
     return count
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed child not yet reaped) is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def start_load(

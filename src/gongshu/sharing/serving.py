@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gongshu.processes import pid_alive
 from gongshu.sharing.warehouse_access import Rows
 from gongshu.warehouse import Warehouse
 
@@ -285,18 +286,8 @@ class Serving:
             pid = d.name.split("-", 1)[0]
             if d == self.dir or not pid.isdigit():
                 continue
-            if int(pid) != os.getpid() and not _alive(int(pid)):
+            if int(pid) != os.getpid() and not pid_alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _unlink(path: Path) -> None:

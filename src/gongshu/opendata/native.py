@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from gongshu.errors import ValidationFailed
 from gongshu.opendata import query
-from gongshu.warehouse import Warehouse
+from gongshu.warehouse import Warehouse, parsed_statement
 
 Sql = tuple[str, list[Any]]
 COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -268,23 +268,6 @@ def _run(wh: Warehouse, sql: str, params: list[Any]) -> pa.Table:
     return cur.sql(sql, params=params or None).to_arrow_table()
 
 
-_thread = threading.local()
-
-
-def _parsed(cur: Any, sql: str) -> Any:
-    """``sql`` parsed once per thread and cursor. The open view makes these statements
-    long; DuckDB still binds and plans a parsed statement afresh on every execution (so
-    a republished table is seen) but skips its parser."""
-    cache: dict[str, Any] | None = getattr(_thread, "cache", None)
-    if cache is None or len(cache) > 256 or _thread.cursor is not cur:
-        cache = _thread.cache = {}
-        _thread.cursor = cur
-    stmt = cache.get(sql)
-    if stmt is None:
-        stmt = cache[sql] = cur.extract_statements(sql)[0]
-    return stmt
-
-
 def _page(
     wh: Warehouse,
     v: View,
@@ -299,7 +282,7 @@ def _page(
         return _run(wh, sql, params)
     cur = wh.native_cursor()
     assert cur is not None
-    rows = cur.execute(_parsed(cur, sql), params).fetchall()
+    rows = cur.execute(parsed_statement(cur, sql), params).fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(select)
     types = [v.arrow[key_type_of if n == "__k" and key_type_of else n] for n in select]
     return pa.table(

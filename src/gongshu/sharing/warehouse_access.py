@@ -11,7 +11,6 @@ index on each published key column. Other engines (Spark) go through Ibis expres
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pyarrow as pa
 
 from gongshu.warehouse import (
     Warehouse,
+    parsed_statement,
     release_shared,
     shared,
     validate_column_name,
@@ -121,23 +121,6 @@ def _key_sql(table: str, columns: Sequence[str], key: str, n: int) -> str:
     return f"SELECT {', '.join(_q(c) for c in columns)} FROM {_q(table)} WHERE {where}"
 
 
-_parsed = threading.local()
-
-
-def _statement(cur: Any, sql: str) -> Any:
-    """``sql`` parsed once per thread: DuckDB binds and plans a parsed statement afresh on
-    every execution (so a republished table is seen), but skips its parser (~10% of a
-    point query). A DB-API cursor has no prepared statements to keep instead."""
-    cache: dict[str, Any] | None = getattr(_parsed, "cache", None)
-    if cache is None or len(cache) > 256 or _parsed.cursor is not cur:
-        cache = _parsed.cache = {}  # a reopened warehouse parses afresh
-        _parsed.cursor = cur
-    stmt = cache.get(sql)
-    if stmt is None:
-        stmt = cache[sql] = cur.extract_statements(sql)[0]
-    return stmt
-
-
 def lookup_rows(
     wh: Warehouse, table: str, columns: Sequence[str], key: str, keys: Sequence[str]
 ) -> Rows:
@@ -149,7 +132,7 @@ def lookup_rows(
     cur = _duckdb_cursor(wh)
     if cur is not None:
         sql = _key_sql(table, columns, key, len(keys))
-        result = cur.execute(_statement(cur, sql), list(keys))
+        result = cur.execute(parsed_statement(cur, sql), list(keys))
         types = tuple(_ARROW.get(str(d[1]).upper()) for d in result.description)
         return Rows(tuple(columns), types, result.fetchall())
     t = wh.table(table)

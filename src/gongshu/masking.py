@@ -28,8 +28,9 @@ Masker = Callable[[Any], Any]
 maskers: Registry[Masker] = Registry("query_maskers")
 
 
-# The same salt as the gateway's ``hash`` (gongshu.sharing.maskers.HASH_SALT): one value
-# hashes to one code on every channel, so open and shared data still link.
+# The salt of ``hash`` on every channel (the gateway's Arrow masker uses it too). A fixed
+# salt keeps values joinable across consumers, which is what 哈希替换 is for (linking
+# without revealing); a per-deployment one would need every channel to share it.
 HASH_SALT = "gongshu-share-hash-v1"
 
 

@@ -18,14 +18,14 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gongshu import masking
 from gongshu.plugins import Registry
 
 Masker = Callable[[pa.Array], pa.Array]
 maskers: Registry[Masker] = Registry("maskers")
 
-# A per-deployment salt would be better for `hash`; a fixed one keeps values joinable
-# across consumers, which is what 哈希替换 is used for (linking without revealing).
-HASH_SALT = b"gongshu-share-hash-v1"
+# ``hash`` uses the in-query maskers' salt: one value, one code on every channel.
+HASH_SALT = masking.HASH_SALT.encode()
 
 
 # Results of a point query are one or a few rows, where each pyarrow kernel call costs

@@ -6,8 +6,9 @@ schedule), several times the rest of a gateway call. A replica answers the same 
 in tens of microseconds, inline on the event loop: the table's rows sorted by the key
 column are written once to an uncompressed Arrow IPC file under
 ``<data_dir>/serving/<runtime>/`` and memory-mapped (zero copy); the sorted key column
-is also held as a fixed-width numpy bytes array, so a lookup is two
-``np.searchsorted`` calls and a ``slice`` of the mapped table.
+is also held as a fixed-width numpy bytes array, so a lookup is a ``searchsorted``
+(a second one only for a key with several rows) and the found rows' values read from
+their record batch.
 
 Consistency: a replica is built for one ``Warehouse.data_version(table)`` token and
 used only while the warehouse reports that same token (checked on every call: a dict

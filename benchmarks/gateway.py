@@ -25,13 +25,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _loopback import free_port, wait_for_port  # benchmarks/ is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = """
@@ -66,12 +67,6 @@ request = function()
   return wrk.format("GET", "/gw/%(code)s?gmsfhm=" .. ids[(i %% #ids) + 1])
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _persons(n: int) -> Any:
@@ -260,7 +255,7 @@ def main() -> None:
         ids_file.write_text("\n".join(ids) + "\n")
         lua = data_dir / "query.lua"
         lua.write_text(LUA % {"ids": ids_file, "key": key, "code": code})
-        port = _free_port()
+        port = free_port()
         env = os.environ | {"GONGSHU_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         if args.no_serving:
             env["GONGSHU_SHARING_SERVING"] = "false"
@@ -278,15 +273,7 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("server did not start") from None
-                    time.sleep(0.2)
+            wait_for_port(port, server)
             load_before = os.getloadavg()
             warm = wrk(f"{base}/gw/ping", 2, args.connections)
             warm_q = wrk(base, 3, args.connections, lua)  # builds the index, fills caches

@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import ibis
 import uvicorn
 from tests.opendata.helpers import BUS_ITEMS, bus_rows, load, proposal
 
+from _loopback import free_port, wait_for_port  # benchmarks/ is sys.path[0]
 from gongshu import db
 from gongshu.app import create_app
 from gongshu.auth.principal import Principal
@@ -171,12 +171,6 @@ uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="wa
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve(tmp: Path, in_process: bool) -> tuple[str, Any]:
     """The app on loopback: by default its own process (like a deployment, so the load
     generator here does not share the server's interpreter); ``--in-process`` runs it in
@@ -195,18 +189,10 @@ def serve(tmp: Path, in_process: bool) -> tuple[str, Any]:
             thread.join(timeout=10)
 
         return f"http://127.0.0.1:{port}", stop
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"GONGSHU_DATA_DIR": str(tmp), "GONGSHU_SECRET_KEY": "bench"}
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.2)
+    wait_for_port(port, proc)
 
     def stop_proc() -> None:
         proc.send_signal(signal.SIGINT)

@@ -186,7 +186,6 @@ def transformed(
         transformer.check_replacement = replaced
         return [(raw, transformer(raw.batch, raw.lines, raw.bad)) for raw in raws]
 
-    header_rows = 1 if reader.header else 0
     records = 0  # records before the segment being handed out
     pending: deque[tuple[Segment, Future[list[Transformed]]]] = deque()
     segments = reader.segments()
@@ -200,7 +199,7 @@ def transformed(
                 if not pending:
                     return
                 segment, future = pending.popleft()
-                offset = 0 if segment.first else header_rows + records
+                offset = reader.line_offset(segment, records)
                 for raw, result in future.result():
                     records += raw.batch.num_rows + len(raw.bad)
                     yield raw.shifted(offset), result.shifted(offset)

@@ -238,20 +238,22 @@ class CsvReader(TabularReader):
         """A segment's batches with line numbers as if it were the first segment's
         (shift them with :meth:`RawBatch.shifted`), and whether any of its bytes could
         not be decoded. Safe to call from several threads at once."""
-        skip = self._header_rows if segment.first else 0
+        skip = int(self.header) if segment.first else 0
         flag = _SegmentFlag()
         if self._byte_parsable:
-            parts = self._parse_bytes(segment.data, skip, 0, segment.bytes_read, flag)
+            parts = self._parse_bytes(segment.data, skip, segment.bytes_read, flag)
         else:
-            parts = self._parse(segment.data, skip, 0, segment.bytes_read)
+            parts = self._parse(segment.data, skip, segment.bytes_read)
         raws = list(parts)
         if flag.bad:
             self._decoded_bad = True  # only ever set: a race between threads is harmless
         return raws, flag.bad or segment.replaced
 
-    @property
-    def _header_rows(self) -> int:
-        return 1 if self.header else 0
+    def line_offset(self, segment: Segment, records_before: int) -> int:
+        """What to add to :meth:`parse_segment`'s line numbers, given the records (parsed
+        and skipped) of the segments before it: the header is line 1, and pyarrow numbers
+        rows within a segment."""
+        return 0 if segment.first else int(self.header) + records_before
 
     def batches(self) -> Iterator[RawBatch]:
         """Parse the file in segments of whole records, one short-lived pyarrow reader per
@@ -265,14 +267,13 @@ class CsvReader(TabularReader):
         records = 0  # records (parsed and skipped) before the current segment
         for segment in self.segments():
             raws, _ = self.parse_segment(segment)
-            # Record numbers: the header is 1; pyarrow numbers rows within a segment.
-            offset = 0 if segment.first else self._header_rows + records
+            offset = self.line_offset(segment, records)
             for raw in raws:
                 records += raw.batch.num_rows + len(raw.bad)
                 yield raw.shifted(offset)
 
     def _parse_bytes(
-        self, segment: bytes, skip: int, offset: int, bytes_read: int, flag: _SegmentFlag
+        self, segment: bytes, skip: int, bytes_read: int, flag: _SegmentFlag
     ) -> Iterator[RawBatch]:
         """A segment of GBK/GB18030 bytes: parsed as binary columns, text decoded per
         column. From a ragged row on, the segment goes the UTF-8 way (pyarrow reports a
@@ -280,7 +281,7 @@ class CsvReader(TabularReader):
         its own gives the stream's text, and its first ``done`` rows, all good, are
         already out."""
         encoding = self.encoding or "gbk"
-        line = offset + skip + 1
+        line = skip + 1
         done = 0
         try:
             for batch in self._read_segment(segment, skip, binary=True):
@@ -296,7 +297,7 @@ class CsvReader(TabularReader):
         except pa.ArrowInvalid:
             text = segment.decode(encoding, "replace")
             flag.bad = flag.bad or REPLACEMENT in text
-            for raw in self._parse(text.encode("utf-8"), skip, offset, bytes_read):
+            for raw in self._parse(text.encode("utf-8"), skip, bytes_read):
                 drop = min(done, raw.batch.num_rows)
                 done -= drop
                 if drop:  # bad rows all come after the rows already out
@@ -333,13 +334,13 @@ class CsvReader(TabularReader):
             except StopIteration:
                 return
 
-    def _parse(self, segment: bytes, skip: int, offset: int, bytes_read: int) -> Iterator[RawBatch]:
+    def _parse(self, segment: bytes, skip: int, bytes_read: int) -> Iterator[RawBatch]:
         bad: list[BadRow] = []
 
         def on_invalid(row: Any) -> str:
             bad.append(
                 BadRow(
-                    line=offset + int(row.number) if row.number is not None else -1,
+                    line=int(row.number) if row.number is not None else -1,
                     reason=f"列数不符：应为 {row.expected_columns} 列，实际 {row.actual_columns} 列",
                     raw=row.text,
                 )
@@ -355,7 +356,7 @@ class CsvReader(TabularReader):
         # while it parses ahead, after the batch the row falls in was handed out.
         ragged = np.sort(np.asarray([b.line for b in bad if b.line > 0], dtype=np.int64))
         steps = ragged - np.arange(len(ragged))
-        line = offset + skip + 1
+        line = skip + 1
         for i, batch in enumerate(batches):
             n = batch.num_rows
             # Parsed row k is record k + first line, plus one per skipped row before it.

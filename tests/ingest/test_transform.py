@@ -184,6 +184,9 @@ def test_iso_dates_follow_the_calendar_like_the_general_parser() -> None:
     leap_years = 5  # 0000, 0004, 0400, 2000, 2024
     real_days = leap_years * 366 + (len(YEARS) - leap_years) * 365
     assert sum(v is not None for v in general[: len(values)]) == real_days
+    # A slice of a batch (its offsets do not start at 0) parses like the values alone.
+    tail_shaped, tail = T.parse_iso(col.slice(7), T.DATE_LAYOUT)
+    assert tail_shaped.tolist() == shaped.tolist()[7:] and _ints(tail) == _ints(parsed)[7:]
 
 
 def test_iso_times_follow_the_clock_like_the_general_parser() -> None:

@@ -181,6 +181,8 @@ def _value_bytes(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, data) of a string array, zero-copy."""
     n = len(col)
     _, offsets_buf, data_buf = col.buffers()
+    if not n or offsets_buf is None:
+        return np.zeros(1, np.int32), np.zeros(0, np.uint8)
     offsets = np.frombuffer(offsets_buf, np.int32, n + 1, col.offset * 4)
     data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
     return offsets, data
@@ -307,16 +309,12 @@ def parse_iso(col: pa.Array, layout: str) -> tuple[np.ndarray, pa.Array]:
     real date/time (1990-02-30, 24:00:00). Same rules as strptime with a day check:
     proleptic Gregorian calendar, years 0000-9999, hours 00-23, minutes 00-59.
     """
-    if col.offset:
-        col = pa.concat_arrays([col])
     n, width = len(col), len(layout)
     timed = width > 10
-    _, offsets_buf, data_buf = col.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int32, n + 1) if n else np.zeros(1, np.int32)
+    offsets, data = _value_bytes(col)
     shaped = np.diff(offsets) == width
     if col.null_count:
         shaped &= col.is_valid().to_numpy(zero_copy_only=False)
-    data = np.frombuffer(data_buf, np.uint8) if data_buf else np.zeros(0, np.uint8)
     if shaped.all():  # the usual case: the values are the rows of a byte matrix
         rows = np.arange(n)
         m = data[offsets[0] : offsets[0] + n * width].reshape(n, width)

@@ -11,9 +11,9 @@ import pytest
 from stdnum.cn import ric
 
 from gongshu.sharing import maskers, params, synth
-from gongshu.sharing.calendar import WorkCalendar
 from gongshu.sharing.kinds import interface_kinds
 from gongshu.sharing.stats import percentile
+from gongshu.workdays import WorkCalendar
 
 CORPUS = [
     "330602199001011234",

@@ -14,9 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gongshu.sharing.models import Holiday
-from gongshu.workdays import WorkCalendar
-
-__all__ = ["WorkCalendar", "holiday_overrides"]
 
 
 def holiday_overrides(session: Session) -> dict[date, bool]:

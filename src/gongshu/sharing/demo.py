@@ -22,7 +22,6 @@ from gongshu.catalog.schemas import ResourceIn, ResourceSpec
 from gongshu.demo import DemoContext
 from gongshu.orgs import service as orgs
 from gongshu.sharing import service, synth, warehouse_access
-from gongshu.sharing.calendar import WorkCalendar
 from gongshu.sharing.models import (
     LATENCY_BOUNDS_MS,
     N_BUCKETS,
@@ -39,6 +38,7 @@ from gongshu.sharing.schemas import (
     VolumeIn,
 )
 from gongshu.warehouse import table_name_for
+from gongshu.workdays import WorkCalendar
 
 ADMIN = Principal(kind="user", id=None, name="admin", role="admin")
 PERSON_ITEMS: list[dict[str, Any]] = [

@@ -30,7 +30,6 @@ from gongshu.db import utcnow
 from gongshu.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gongshu.orgs import service as orgs
 from gongshu.sharing import maskers
-from gongshu.sharing.calendar import WorkCalendar
 from gongshu.sharing.models import (
     PENDING,
     Backflow,
@@ -51,6 +50,7 @@ from gongshu.sharing.schemas import (
     Terms,
     VolumeIn,
 )
+from gongshu.workdays import WorkCalendar
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 UNCONDITIONAL, CONDITIONAL, NO_SHARE = "无条件共享", "有条件共享", "不予共享"

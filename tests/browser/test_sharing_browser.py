@@ -13,7 +13,7 @@ import pytest
 
 from gongshu.catalog import service as catalog
 from gongshu.db import cli_session
-from gongshu.sharing import warehouse_access
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.warehouse import table_name_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.controlplane]
@@ -30,7 +30,7 @@ def _login(page: Any, base: str, username: str, password: str) -> None:
 def _person(live_server: Any) -> tuple[int, dict[str, Any]]:
     with cli_session(live_server.settings.database_url) as s:
         spec = next(x for x in catalog.published_specs(s) if x.name == "人口基本信息")
-    wh = warehouse_access.warehouse(live_server.settings.warehouse_url)
+    wh = shared_warehouse(live_server.settings.warehouse_url)
     t = wh.table(table_name_for(spec.code))
     row = wh.to_pyarrow(t.select("gmsfhm", "xm").limit(1)).to_pylist()[0]
     return spec.id, row

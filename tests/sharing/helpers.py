@@ -14,8 +14,9 @@ from gongshu.auth.principal import Principal
 from gongshu.catalog import service as catalog
 from gongshu.catalog.schemas import ResourceSpec
 from gongshu.config import Settings
-from gongshu.sharing import service, synth, warehouse_access
+from gongshu.sharing import service, synth
 from gongshu.sharing.schemas import DemandIn, InterfaceIn, Terms
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.warehouse import table_name_for
 from tests.catalog.helpers import ADMIN, make_resource, officer
 from tests.factories import make_key, make_org, make_system, make_user
@@ -126,7 +127,7 @@ def build_world(session: Session, settings: Settings | None = None, rows: int = 
     )
     persons = synth.persons(rows, seed=7)
     if settings is not None:
-        wh = warehouse_access.warehouse(settings.warehouse_url)
+        wh = shared_warehouse(settings.warehouse_url)
         spec = catalog.resource_spec(session, person.id)
         wh.put_table(table_name_for(spec.code), persons)
     return World(

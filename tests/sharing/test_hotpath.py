@@ -28,6 +28,7 @@ from gongshu.sharing.gateway import GrantInfo, KeyLookup
 from gongshu.sharing.models import Grant
 from gongshu.sharing.schemas import RowFilter, Terms
 from gongshu.sharing.warehouse_access import Rows
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.warehouse import table_name_for
 from tests.sharing.helpers import build_world, consumer_key, grant_person, publish_interface
 
@@ -161,7 +162,7 @@ def test_coalesced_lookups_answer_each_caller(
         return list(await asyncio.wait_for(gathered, 60))
 
     answers = client.portal.call(concurrent)
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     for k, got in zip(wanted, answers, strict=True):
         alone = warehouse_access.lookup_rows(wh, table, columns, "gmsfhm", [k])
         assert got.rows == alone.rows and got.columns == columns, k
@@ -171,7 +172,7 @@ def test_coalesced_lookups_answer_each_caller(
 
 def test_parsed_statements_see_a_republished_table(settings: Settings, session: Session) -> None:
     w = build_world(session, settings, rows=30)
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     table = table_name_for(w.person.code)
     k = w.persons.column("gmsfhm")[0].as_py()
     before = warehouse_access.lookup_rows(wh, table, ("gmsfhm", "xm"), "gmsfhm", [k])

@@ -25,6 +25,7 @@ from gongshu.sharing import service, serving, synth, warehouse_access
 from gongshu.sharing.gateway import Runtime
 from gongshu.sharing.models import Grant
 from gongshu.sharing.schemas import RowFilter, Terms
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.warehouse import table_name_for
 from tests.sharing.helpers import build_world, consumer_key, grant_person, publish_interface
 
@@ -77,7 +78,7 @@ def test_replica_lookups_equal_the_duckdb_path(
 ) -> None:
     """Also with tiny record batches: a key's rows then span chunks of the mapped file."""
     monkeypatch.setattr(serving, "BATCH_ROWS", batch_rows)
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     table = "serving_tricky"
     data = tricky_persons()
     wh.put_table(table, data)
@@ -122,7 +123,7 @@ def test_keys_with_nul_bytes_or_non_text_keys_are_not_replicated(
     settings: Settings, tmp_path: Path
 ) -> None:
     tmp_path = tmp_path / "replicas"
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     wh.put_table("serving_nul", pa.table({"k": ["a", "a\x00b"], "v": [1, 2]}))
     assert (
         serving.build(wh, "serving_nul", "k", wh.data_version("serving_nul"), tmp_path / "a")
@@ -197,7 +198,7 @@ def test_gateway_answers_equal_the_duckdb_path(
         data = data.drop_columns(["xb", "csrq", "zz"]).rename_columns(
             ["gmsfhm", "xm", "xzqh", "sjhm", "csrq", "zz", "cnt", "xb", "small", "blob"]
         )
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     wh.put_table(table, data)
     rt.serving.enabled = False
     slow = _answers(client, plain)
@@ -237,7 +238,7 @@ def test_a_publish_is_seen_by_the_next_call_and_the_replica_rebuilt(
     ]
     assert rt.serving.hits == hits + 1
 
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     i = w.persons.column_names.index("xzqh")
     wh.put_table(table, w.persons.set_column(i, "xzqh", pa.array(["999999"] * w.persons.num_rows)))
     # The very next call: new data (from the warehouse; the replica is stale).
@@ -286,9 +287,7 @@ def test_the_setting_disables_replicas(
         rt = Runtime(client.app)
         assert rt.serving.enabled is False
         assert (
-            rt.serving.get(
-                warehouse_access.warehouse(settings.warehouse_url), world["table"], "gmsfhm"
-            )
+            rt.serving.get(shared_warehouse(settings.warehouse_url), world["table"], "gmsfhm")
             is None
         )
         assert rt.serving.building == set() and not rt.serving.dir.exists()
@@ -300,7 +299,7 @@ def test_the_setting_disables_replicas(
 def test_a_failed_build_is_not_retried_until_the_next_publish(
     settings: Settings, tmp_path: Path
 ) -> None:
-    wh = warehouse_access.warehouse(settings.warehouse_url)
+    wh = shared_warehouse(settings.warehouse_url)
     wh.put_table("serving_fail", pa.table({"k": ["a", "b"], "v": [1, 2]}))
     blocker = tmp_path / "serving"
     blocker.write_text("not a directory")  # the build cannot create its folder

@@ -21,7 +21,7 @@ from gongshu.catalog import service as catalog
 from gongshu.catalog.schemas import ResourceIn, ResourceSpec
 from gongshu.demo import DemoContext
 from gongshu.orgs import service as orgs
-from gongshu.sharing import service, synth, warehouse_access
+from gongshu.sharing import service, synth
 from gongshu.sharing.models import (
     LATENCY_BOUNDS_MS,
     N_BUCKETS,
@@ -37,7 +37,8 @@ from gongshu.sharing.schemas import (
     Terms,
     VolumeIn,
 )
-from gongshu.warehouse import table_name_for
+from gongshu.warehouse import release_shared, table_name_for
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.workdays import WorkCalendar
 
 ADMIN = Principal(kind="user", id=None, name="admin", role="admin")
@@ -118,14 +119,14 @@ def region_column(spec: ResourceSpec) -> str | None:
 
 
 def _ensure_rows(ctx: DemoContext, spec: ResourceSpec) -> list[str]:
-    wh = warehouse_access.warehouse(ctx.settings.warehouse_url)
+    wh = shared_warehouse(ctx.settings.warehouse_url)
     name = table_name_for(spec.code)
     if not wh.exists(name):
         rows = synth.persons(max(2000, int(20_000 * ctx.scale)), seed=ctx.seed)
         wh.put_table(name, _conform(rows, spec))
     t = wh.table(name)
     sample = wh.to_pyarrow(t.select("gmsfhm").limit(20)).column(0).to_pylist()
-    warehouse_access.close(ctx.settings.warehouse_url)  # the server opens its own later
+    release_shared(ctx.settings.warehouse_url)  # the server opens its own later
     return sample
 
 

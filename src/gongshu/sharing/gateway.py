@@ -66,6 +66,7 @@ from gongshu.sharing.models import (
 from gongshu.sharing.params import normalise, validator_for
 from gongshu.sharing.service import LOCAL_TZ, sharing_settings
 from gongshu.sharing.warehouse_access import Rows
+from gongshu.warehouse import shared as shared_warehouse
 from gongshu.warehouse import table_name_for
 
 log = logging.getLogger("gongshu.sharing.gateway")
@@ -703,7 +704,7 @@ class Runtime:
                 self._indexed.add((table, column))
 
     def warehouse(self) -> Any:
-        return warehouse_access.warehouse(self.warehouse_url)
+        return shared_warehouse(self.warehouse_url)
 
     def query(self, table: str, columns: tuple[str, ...], key: str, keys: list[str]) -> Rows:
         # Runs in a lookup thread, so building a missing index never blocks the loop.

@@ -1,11 +1,10 @@
-"""The process's warehouse and fast keyed reads for the gateway.
+"""Fast keyed reads for the gateway, on the process-wide warehouse
+(``gongshu.warehouse.shared``: the server owns the DuckDB file).
 
-One warehouse per process (the server owns the DuckDB file); ``warehouse(url)`` opens it
-once. Point lookups need a lean path: compiling an Ibis expression per call costs more
+Point lookups need a lean path: compiling an Ibis expression per call costs more
 than the query, so on DuckDB the gateway runs parameterised SQL on the calling thread's
 warehouse cursor (the same per-thread cursor the warehouse hands Ibis) and keeps an ART
 index on each published key column. Other engines (Spark) go through Ibis expressions.
-``warehouse`` is the process-wide ``gongshu.warehouse.shared``.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ import pyarrow as pa
 from gongshu.warehouse import (
     Warehouse,
     parsed_statement,
-    release_shared,
-    shared,
     validate_column_name,
     validate_table_name,
 )
@@ -30,15 +27,6 @@ from gongshu.warehouse import (
 log = logging.getLogger("gongshu.sharing")
 # Results here are a handful of rows; the extra copy DuckDB warns about is negligible.
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
-
-
-def warehouse(url: str) -> Warehouse:
-    """The process-wide warehouse (``gongshu.warehouse.shared``)."""
-    return shared(url)
-
-
-def close(url: str) -> None:
-    release_shared(url)
 
 
 # DuckDB result type names → Arrow types for small results built from tuples.
@@ -60,10 +48,6 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _duckdb_cursor(wh: Warehouse) -> Any | None:
-    return wh.native_cursor()
-
-
 def ensure_key_index(wh: Warehouse, table: str, column: str) -> bool:
     """An ART index on ``table(column)`` so a point lookup reads one leaf, not a scan.
 
@@ -72,7 +56,7 @@ def ensure_key_index(wh: Warehouse, table: str, column: str) -> bool:
     """
     validate_table_name(table)
     validate_column_name(column)
-    cur = _duckdb_cursor(wh)
+    cur = wh.native_cursor()
     if cur is None or not wh.exists(table):
         return False
     name = f"gs_ix_{table}_{column}"[:63]
@@ -129,7 +113,7 @@ def lookup_rows(
     On DuckDB one parameterised statement on the thread's cursor, answered through the
     ART index on ``key`` (see :func:`ensure_key_index`), fetched as tuples.
     """
-    cur = _duckdb_cursor(wh)
+    cur = wh.native_cursor()
     if cur is not None:
         sql = _key_sql(table, columns, key, len(keys))
         result = cur.execute(parsed_statement(cur, sql), list(keys))
@@ -158,7 +142,7 @@ def page(
 ) -> pa.Table:
     """A page ordered by ``order``: rows whose ``order[0]`` is at least ``since`` (when
     given), skipping ``offset`` rows. Cursors carry no row values (see kinds.ExportKind)."""
-    cur = _duckdb_cursor(wh)
+    cur = wh.native_cursor()
     if cur is None:
         return _page_ibis(wh, table, columns, order, since, offset, limit, row_filter)
     params: list[Any] = []

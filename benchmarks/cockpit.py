@@ -36,10 +36,10 @@ from gongshu import db
 from gongshu.app import create_app
 from gongshu.auth.principal import Principal
 from gongshu.cockpit import demo_data, service
-from gongshu.cockpit.runtime import release_warehouse, warehouse_for
 from gongshu.cockpit.schemas import IndicatorIn
 from gongshu.config import Settings
 from gongshu.demo import DemoContext
+from gongshu.warehouse import release_shared, shared
 
 DAYS = 730
 REQUESTS = 60
@@ -61,7 +61,7 @@ def main() -> dict[str, object]:
     db.upgrade(settings.database_url)
     engine = db.make_engine(settings.database_url)
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115
-    wh = warehouse_for(settings)
+    wh = shared(settings.warehouse_url)
     with db.session_scope(db.make_sessionmaker(engine)) as session:
         ctx = DemoContext(session=session, settings=settings, console=quiet)
         orgs_build(ctx)
@@ -85,7 +85,7 @@ def main() -> dict[str, object]:
         inc = service.refresh(session, wh, until=new_day, workers=WORKERS)
         inc_s = time.perf_counter() - t
         indicators = len(service.list_indicators(session, Principal.system()))
-    release_warehouse(settings)
+    release_shared(settings.warehouse_url)
 
     app = create_app(settings)
     page_ms: list[float] = []

@@ -42,11 +42,11 @@ from gongshu.catalog.schemas import ResourceIn
 from gongshu.config import Settings
 from gongshu.db import utcnow
 from gongshu.opendata import search, service
-from gongshu.opendata.data import close as close_warehouse
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.models import OpenDataset
 from gongshu.orgs import service as orgs
 from gongshu.orgs.schemas import OrgCreate
+from gongshu.warehouse import release_shared as close_warehouse
+from gongshu.warehouse import shared as warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = Principal(kind="user", id=None, name="bench", role="admin")

@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gongshu.cockpit import demo_data, service
-from gongshu.cockpit.runtime import release_warehouse, warehouse_for
 from gongshu.cockpit.schemas import IndicatorIn
 from gongshu.config import Settings
-from gongshu.warehouse import Warehouse
+from gongshu.warehouse import Warehouse, release_shared, shared
 from tests.factories import SYSTEM, make_org
 from tests.warehouse.conftest import spark_session  # noqa: F401  (shared Spark session fixture)
 
@@ -39,8 +38,8 @@ class City:
 @pytest.fixture
 def warehouse(settings: Settings) -> Iterator[Warehouse]:
     settings.ensure_dirs()
-    yield warehouse_for(settings)
-    release_warehouse(settings)
+    yield shared(settings.warehouse_url)
+    release_shared(settings.warehouse_url)
 
 
 def make_city(session: Session, warehouse: Warehouse, days: int) -> City:

@@ -13,9 +13,9 @@ from gongshu.cockpit.models import Indicator
 from gongshu.cockpit.registry import builtin_specs
 from gongshu.config import Settings
 from gongshu.opendata import service as opendata
-from gongshu.opendata.data import warehouse
 from gongshu.sharing import service as sharing
 from gongshu.sharing.models import CallDaily
+from gongshu.warehouse import shared as warehouse
 from tests.opendata.helpers import bus_resource, bus_rows, load, publish
 from tests.sharing.helpers import build_world, demand_in
 

@@ -13,7 +13,8 @@ import uvicorn
 
 from gongshu.app import create_app
 from gongshu.config import Settings
-from gongshu.opendata.data import close, warehouse
+from gongshu.warehouse import release_shared as close
+from gongshu.warehouse import shared as warehouse
 from tests.browser.conftest import _database_for, _free_port
 
 

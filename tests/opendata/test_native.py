@@ -25,8 +25,8 @@ from gongshu.config import Settings
 from gongshu.errors import AppError
 from gongshu.opendata import native, service
 from gongshu.opendata.config import open_settings
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.query import Cond
+from gongshu.warehouse import shared as warehouse
 from tests.factories import make_org
 from tests.opendata.helpers import ADMIN, bus_resource, bus_rows, load, officer, proposal, publish
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from gongshu.config import Settings
 from gongshu.opendata import service
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.models import OpenCall
 from gongshu.opendata.schemas import AnswerIn, KeyListEntryIn, RequestIn
+from gongshu.warehouse import shared as warehouse
 from tests.conftest import login
 from tests.factories import PASSWORD, make_org, make_user
 from tests.opendata.helpers import ADMIN, bus_resource, bus_rows, load, officer, publish

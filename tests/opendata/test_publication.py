@@ -13,8 +13,8 @@ from gongshu.catalog import service as catalog
 from gongshu.config import Settings
 from gongshu.errors import ValidationFailed
 from gongshu.opendata import hooks, service
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.rules import quality_score
+from gongshu.warehouse import shared as warehouse
 from gongshu.warehouse import table_name_for
 from tests.catalog.helpers import resource_data
 from tests.conftest import login

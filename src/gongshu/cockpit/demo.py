@@ -8,9 +8,9 @@ from datetime import timedelta
 from gongshu.auth.principal import Principal
 from gongshu.cockpit import demo_data, report, service
 from gongshu.cockpit.models import Webhook
-from gongshu.cockpit.runtime import warehouse_for
 from gongshu.cockpit.schemas import IndicatorIn
 from gongshu.demo import DemoContext
+from gongshu.warehouse import shared
 
 HISTORY_DAYS = 730
 ALERT_WINDOW = 30  # days whose threshold crossings open alerts in the demo
@@ -22,7 +22,7 @@ WORKERS = min(2, os.cpu_count() or 1)
 def build(ctx: DemoContext) -> None:
     end = ctx.shared.get("cockpit_end") or service.local_today() - timedelta(days=1)
     start = end - timedelta(days=HISTORY_DAYS - 1)
-    wh = warehouse_for(ctx.settings)
+    wh = shared(ctx.settings.warehouse_url)
     # The ingest domain's demo loads the city's tables; create those still missing.
     if any(not wh.exists(name) for name in demo_data.TABLES):
         demo_data.load_days(wh, start, end)

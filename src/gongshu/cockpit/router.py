@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gongshu.auth.principal import Role
 from gongshu.cockpit import alerts, report, screen, service
-from gongshu.cockpit.runtime import warehouse_for
 from gongshu.cockpit.schemas import (
     AlertAction,
     AlertAssign,
@@ -23,6 +22,7 @@ from gongshu.cockpit.schemas import (
     WebhookOut,
 )
 from gongshu.errors import ValidationFailed
+from gongshu.warehouse import shared
 from gongshu.web.deps import ApiPrincipal, DbSession, PageParams
 
 router = APIRouter(prefix="/api/v1/cockpit", tags=["城市驾驶舱"])
@@ -113,7 +113,7 @@ def refresh(
     principal.ensure_role(Role.admin)
     result = service.refresh(
         session,
-        warehouse_for(request.app.state.settings),
+        shared(request.app.state.settings.warehouse_url),
         codes=body.codes,
         full=body.full,
         actor=principal,

@@ -1,4 +1,5 @@
-"""The cockpit inside the server: one warehouse per process and a small scheduler.
+"""The cockpit inside the server: a small scheduler (on the process-wide warehouse,
+``gongshu.warehouse.shared``).
 
 The scheduler wakes every ``GONGSHU_COCKPIT_TICK_S`` seconds (default 60; set
 ``GONGSHU_COCKPIT_SCHEDULER=0`` to switch it off) and, in a worker thread, refreshes the
@@ -15,20 +16,10 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from gongshu.config import Settings
-from gongshu.warehouse import Warehouse, release_shared, shared
+from gongshu.warehouse import shared
 
 log = logging.getLogger("gongshu.cockpit")
 REPORT_AFTER = (6, 30)
-
-
-def warehouse_for(settings: Settings) -> Warehouse:
-    """The process-wide warehouse of these settings (``gongshu.warehouse.shared``)."""
-    return shared(settings.warehouse_url)
-
-
-def release_warehouse(settings: Settings) -> None:
-    release_shared(settings.warehouse_url)
 
 
 def tick(app: Any, now: datetime | None = None) -> dict[str, Any]:
@@ -41,7 +32,7 @@ def tick(app: Any, now: datetime | None = None) -> dict[str, Any]:
     try:
         due = service.due_for_refresh(session, now)
         if due:
-            result = service.refresh(session, warehouse_for(app.state.settings), codes=due)
+            result = service.refresh(session, shared(app.state.settings.warehouse_url), codes=due)
             done["refreshed"] = result.computed
         done["deliveries"] = alerts.deliver_due(session, now=now)
         local = (now or datetime.now(service.TZ)).astimezone(service.TZ)

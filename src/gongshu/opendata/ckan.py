@@ -26,9 +26,9 @@ from starlette.types import Receive, Scope, Send
 
 from gongshu.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
 from gongshu.opendata import rules, search, service
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.models import OpenDataset
 from gongshu.orgs.models import Org
+from gongshu.warehouse import shared as warehouse
 from gongshu.web.deps import client_ip
 
 router = APIRouter(tags=["CKAN 兼容接口"])

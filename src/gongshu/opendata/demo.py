@@ -18,7 +18,6 @@ from gongshu.catalog import service as catalog
 from gongshu.catalog.schemas import ResourceIn
 from gongshu.demo import DemoContext
 from gongshu.opendata import hooks, service
-from gongshu.opendata.data import warehouse
 from gongshu.opendata.models import OpenCall, OpenDataset
 from gongshu.opendata.schemas import (
     AnswerIn,
@@ -30,6 +29,7 @@ from gongshu.opendata.schemas import (
     RequestIn,
     ReuseIn,
 )
+from gongshu.warehouse import shared as warehouse
 from gongshu.warehouse import table_name_for
 
 DISTRICTS = ["城东区", "城西区", "江南区", "江北区", "湖滨区", "临江县"]

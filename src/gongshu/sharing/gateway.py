@@ -38,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -46,19 +46,15 @@ from urllib.parse import parse_qsl
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gongshu.audit import service as audit
-from gongshu.audit.service import AuditEntry
 from gongshu.auth.models import ApiKey
 from gongshu.catalog import service as catalog
 from gongshu.sharing import maskers, serving, warehouse_access
+from gongshu.sharing.calllog import CallLog, CallRecord, local_day, write_calls
 from gongshu.sharing.models import (
-    LATENCY_BOUNDS_MS,
-    Call,
     CallDaily,
-    CallErrorDaily,
     GatewayState,
     Grant,
     Interface,
@@ -477,175 +473,6 @@ class Limits:
         self.used[grant.id] = max(0, self.used.get(grant.id, 0) - 1)
 
 
-# ---- call log ----------------------------------------------------------------------
-
-# (ts_epoch, key_id, consumer_org_id, grant_id, interface_id, owner_org_id, digest,
-#  status, rows, bytes, latency_ms, error_code)
-CallRecord = tuple[
-    float,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
-    str,
-    int,
-    int,
-    int,
-    float,
-    str | None,
-]
-
-
-def _bucket(ms: float) -> int:
-    for i, bound in enumerate(LATENCY_BOUNDS_MS):
-        if ms < bound:
-            return i
-    return len(LATENCY_BOUNDS_MS)
-
-
-def local_day(ts: float) -> date:
-    return datetime.fromtimestamp(ts, LOCAL_TZ).date()
-
-
-def write_calls(session: Session, batch: list[CallRecord]) -> None:
-    """One transaction: call rows, daily rollups, and one audit entry sealing the batch."""
-    rows = []
-    daily: dict[tuple[date, int, int, int], dict[str, Any]] = {}
-    errors: dict[tuple[date, int, int, str], list[int]] = {}
-    digest = hashlib.sha256()
-    for ts, key_id, org, gid, iid, owner, pdig, status, nrows, nbytes, ms, err in batch:
-        day = local_day(ts)
-        rows.append(
-            {
-                "ts": datetime.fromtimestamp(ts, UTC),
-                "day": day,
-                "key_id": key_id,
-                "consumer_org_id": org,
-                "grant_id": gid,
-                "interface_id": iid,
-                "owner_org_id": owner,
-                "params_digest": pdig,
-                "status": status,
-                "rows": nrows,
-                "bytes": nbytes,
-                "latency_ms": ms,
-                "error_code": err,
-            }
-        )
-        digest.update(f"{ts:.6f}|{key_id}|{iid}|{pdig}|{status}|{nrows}|{nbytes}\n".encode())
-        k = (day, iid or 0, org or 0, gid or 0)
-        d = daily.get(k)
-        if d is None:
-            d = daily[k] = {
-                "owner_org_id": owner or 0,
-                "calls": 0,
-                "ok": 0,
-                "client_errors": 0,
-                "server_errors": 0,
-                "rows": 0,
-                "bytes": 0,
-                "latency_sum_ms": 0.0,
-            } | {f"lat{i}": 0 for i in range(len(LATENCY_BOUNDS_MS) + 1)}
-        d["calls"] += 1
-        d["ok" if status < 400 else "client_errors" if status < 500 else "server_errors"] += 1
-        d["rows"] += nrows
-        d["bytes"] += nbytes
-        d["latency_sum_ms"] += ms
-        d[f"lat{_bucket(ms)}"] += 1
-        if err:
-            errors.setdefault((day, iid or 0, org or 0, err), [owner or 0, 0])[1] += 1
-    # Core executemany: the ORM bulk path costs more per row and adds nothing here.
-    session.connection().execute(insert(Call.__table__), rows)
-    upsert_daily(session, daily)
-    upsert_errors(session, errors)
-    audit.record_many(
-        session,
-        [
-            AuditEntry(
-                actor_type="system",
-                actor_id=None,
-                actor_name="gateway",
-                action="sharing.gateway.calls",
-                object_type="share_call",
-                object_id=f"{len(batch)}",
-                detail={
-                    "calls": len(batch),
-                    "first_ts": batch[0][0],
-                    "last_ts": batch[-1][0],
-                    "sha256": digest.hexdigest(),
-                },
-            )
-        ],
-    )
-
-
-def _dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
-
-
-def upsert_daily(session: Session, daily: dict[tuple[date, int, int, int], dict[str, Any]]) -> None:
-    if not daily:
-        return
-    ins = _dialect_insert(session)
-    values = [
-        {"day": k[0], "interface_id": k[1], "consumer_org_id": k[2], "grant_id": k[3]} | v
-        for k, v in daily.items()
-    ]
-    stmt = ins(CallDaily)
-    additive = [
-        c
-        for c in values[0]
-        if c not in ("day", "interface_id", "consumer_org_id", "grant_id", "owner_org_id")
-    ]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "interface_id", "consumer_org_id", "grant_id"],
-        set_={c: getattr(CallDaily, c) + getattr(stmt.excluded, c) for c in additive},
-    )
-    for start in range(0, len(values), 500):
-        session.execute(stmt, values[start : start + 500])
-
-
-def upsert_errors(session: Session, errors: dict[tuple[date, int, int, str], list[int]]) -> None:
-    if not errors:
-        return
-    ins = _dialect_insert(session)
-    values = [
-        {
-            "day": k[0],
-            "interface_id": k[1],
-            "consumer_org_id": k[2],
-            "error_code": k[3],
-            "owner_org_id": v[0],
-            "count": v[1],
-        }
-        for k, v in errors.items()
-    ]
-    stmt = ins(CallErrorDaily)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "interface_id", "consumer_org_id", "error_code"],
-        set_={"count": CallErrorDaily.count + stmt.excluded.count},
-    )
-    session.execute(stmt, values)
-
-
-class CallLog:
-    def __init__(self) -> None:
-        self.records: list[CallRecord] = []
-        self.served = 0
-        self.written = 0
-
-    def append(self, rec: CallRecord) -> None:
-        self.records.append(rec)
-        self.served += 1
-
-
 # ---- the runtime -------------------------------------------------------------------
 
 
@@ -670,9 +497,21 @@ class Runtime:
         self._load_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._wake = asyncio.Event()
+        self._day: tuple[date, float, float] = (date.min, 0.0, 0.0)  # day, [start, end)
         self.serving = serving.Serving(
             Path(app.state.settings.data_dir), enabled=self.settings.serving
         )
+
+    def today(self, now: float) -> date:
+        """The local calendar day of ``now`` (epoch seconds), cached until it ends."""
+        span = self._day
+        if span[1] <= now < span[2]:
+            return span[0]
+        day = local_day(now)
+        start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).timestamp()
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
+        self._day = (day, start, end.timestamp())
+        return day
 
     # -- snapshot
     def current(self) -> Snapshot:
@@ -798,7 +637,9 @@ class Runtime:
 
 
 def runtime(app: Any) -> Runtime:
-    rt = getattr(app.state, "gateway", None)
+    # ``State`` keeps its attributes in ``_state``; reading the dict skips a Python-level
+    # ``__getattr__`` on every call.
+    rt = app.state._state.get("gateway")
     if rt is None:
         rt = app.state.gateway = Runtime(app)
     return rt
@@ -904,24 +745,31 @@ class CallContext:
         """Rows for ``keys`` with ``columns`` (default: every column of the resource):
         from the serving replica, inline, when it holds the table's current version;
         otherwise from the warehouse in a lookup thread."""
-        iface = self.iface
-        columns = columns or iface.columns
-        rt = self.runtime
-        if rt.serving.enabled:
-            try:
-                rep = rt.serving.get(rt.warehouse(), iface.table, key)
-                if rep is not None:
-                    rows = rep.lookup(keys, columns)
-                    if rows is not None:
-                        rt.serving.hits += 1
-                        return rows
-            except Exception:  # the warehouse still answers
-                log.exception("serving replica lookup failed on %s", iface.table)
+        columns = columns or self.iface.columns
+        rows = self.served_rows(key, keys, columns)
+        if rows is not None:
+            return rows
         try:
-            return await rt.lookup_for(iface, key, columns).get(keys)
+            return await self.runtime.lookup_for(self.iface, key, columns).get(keys)
         except Exception as exc:
-            log.exception("lookup failed on %s", iface.table)
+            log.exception("lookup failed on %s", self.iface.table)
             raise GatewayError(503, "warehouse_unavailable", "数据暂不可用，请稍后重试") from exc
+
+    def served_rows(self, key: str, keys: list[str], columns: tuple[str, ...]) -> Rows | None:
+        """The rows from the serving replica, inline, when it holds the table's current
+        version; None when the warehouse must answer."""
+        rt = self.runtime
+        if not rt.serving.enabled:
+            return None
+        try:
+            rep = rt.serving.get(rt.warehouse(), self.iface.table, key)
+            rows = rep.lookup(keys, columns) if rep is not None else None
+        except Exception:  # the warehouse still answers
+            log.exception("serving replica lookup failed on %s", self.iface.table)
+            return None
+        if rows is not None:
+            rt.serving.hits += 1
+        return rows
 
     async def lookup(self, key: str, keys: list[str]) -> pa.Table:
         """:meth:`lookup_rows` as an Arrow table."""
@@ -1017,7 +865,7 @@ class Gateway:
             iface = snap.interfaces.get(code)
             if iface is None or not iface.online:
                 raise GatewayError(404, "interface_not_found", "接口不存在或已下线")
-            today = local_day(now)
+            today = rt.today(now)
             grant = _grant_for(snap, key, iface, today)
             kind = _kind(iface.kind)
             if scope["method"] not in kind.methods:

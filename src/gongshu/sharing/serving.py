@@ -35,7 +35,8 @@ import threading
 import time
 import uuid
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,58 @@ def _fixed_width(arr: pa.Array) -> np.ndarray:
     return out.view(f"S{width}").reshape(n)
 
 
+ValueReader = Callable[[int], Any]
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_FIXED_CODES = {
+    pa.int64(): "q", pa.int32(): "i", pa.int16(): "h", pa.int8(): "b",
+    pa.float64(): "d", pa.float32(): "f", pa.date32(): "i",
+}  # fmt: skip
+
+
+def value_reader(arr: pa.Array) -> ValueReader:
+    try:
+        return _buffer_reader(arr)
+    except (TypeError, ValueError):  # a buffer layout memoryview cannot cast
+        return lambda j: arr[j].as_py()
+
+
+def _buffer_reader(arr: pa.Array) -> ValueReader:
+    """``j -> arr[j].as_py()`` reading the array's buffers directly (memoryviews of the
+    mapped file): a point lookup reads a handful of values, and building a pyarrow
+    scalar per value costs several times more than the read itself. Types without a
+    direct form fall back to ``as_py``."""
+    t, off = arr.type, arr.offset
+    bufs = arr.buffers()
+    valid = memoryview(bufs[0]) if arr.null_count and bufs[0] is not None else None
+
+    def is_null(j: int) -> bool:
+        i = off + j
+        return valid is not None and not (valid[i >> 3] >> (i & 7)) & 1
+
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        offsets = memoryview(bufs[1]).cast("q" if pa.types.is_large_string(t) else "i")
+        data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+
+        def read_str(j: int) -> str | None:
+            if is_null(j):
+                return None
+            return str(data[offsets[off + j] : offsets[off + j + 1]], "utf-8")
+
+        return read_str
+    code = _FIXED_CODES.get(t)
+    if code is not None:
+        values = memoryview(bufs[1]).cast(code)
+        if t == pa.date32():
+            return lambda j: (
+                None if is_null(j) else date.fromordinal(_EPOCH_ORDINAL + values[off + j])
+            )
+        return lambda j: None if is_null(j) else values[off + j]
+    if t == pa.bool_():
+        bits = memoryview(bufs[1])
+        return lambda j: None if is_null(j) else bool((bits[(off + j) >> 3] >> ((off + j) & 7)) & 1)
+    return lambda j: arr[j].as_py()
+
+
 class Replica:
     """One built replica: the mapped rows and their sorted keys."""
 
@@ -122,10 +175,11 @@ class Replica:
             self.starts.append(self.starts[-1] + len(chunk))
         self.starts.pop()
         self._selected: dict[tuple[str, ...], Any] = {}
+        self._readers: dict[str, list[ValueReader]] = {}
 
     def _select(
         self, columns: tuple[str, ...]
-    ) -> tuple[list[list[pa.Array]], tuple[Any, ...]] | None:
+    ) -> tuple[list[list[ValueReader]], tuple[Any, ...]] | None:
         sel = self._selected.get(columns, False)
         if sel is False:
             if len(self._selected) > 64:
@@ -133,12 +187,19 @@ class Replica:
             if not self.has(columns):
                 self._selected[columns] = None
                 return None
-            picked = [self.data.column(self.index[c]).chunks for c in columns]
+            picked = [self._column_readers(c) for c in columns]
             sel = self._selected[columns] = (
                 [list(chunk) for chunk in zip(*picked, strict=True)],
                 tuple(self.types[c] for c in columns),
             )
         return sel
+
+    def _column_readers(self, column: str) -> list[ValueReader]:
+        readers = self._readers.get(column)
+        if readers is None:
+            chunks = self.data.column(self.index[column]).chunks
+            readers = self._readers[column] = [value_reader(chunk) for chunk in chunks]
+        return readers
 
     def has(self, columns: Sequence[str]) -> bool:
         return all(c in self.index for c in columns)
@@ -151,7 +212,7 @@ class Replica:
         sel = self._select(columns)
         if sel is None:  # a column the replica does not have (a changed catalog)
             return None
-        chunks, types = sel
+        readers, types = sel
         sk, n, starts = self.keys, len(self.keys), self.starts
         out: list[tuple[Any, ...]] = []
         for k in dict.fromkeys(keys) if len(keys) > 1 else keys:
@@ -167,7 +228,7 @@ class Replica:
             for p in range(lo, hi):
                 ci = bisect_right(starts, p) - 1
                 j = p - starts[ci]
-                out.append(tuple([a[j].as_py() for a in chunks[ci]]))
+                out.append(tuple([read(j) for read in readers[ci]]))
         return Rows(columns, types, out)
 
 

@@ -11,6 +11,11 @@ The first query calls make the gateway build its serving replica of the table; t
 timed run starts once it is ready (``serving``: ready, seconds waited, rows, bytes).
 ``--no-serving`` measures the DuckDB lookup path instead.
 
+Bare and query alternate in ``--rounds`` rounds (default 4) of ``seconds / rounds``
+each, so a change in the machine's load during the run weighs on both; ``rps`` and
+``bare_rps`` are over all rounds (per-round figures in ``*_round_rps``), ``p99_ms`` is the
+worst round's.
+
 ``bare`` is ``/gw/ping``: the constant answered inside the gateway's own ASGI handler,
 i.e. the floor of this server's stack (uvicorn, middleware, routing), and ``ratio`` is
 against it. For scale, ``plain_rps`` is a plain FastAPI endpoint returning the same
@@ -212,6 +217,20 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     }
 
 
+def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one phase as one: rate over the whole time, the median round's p50, the
+    worst round's p99 (an upper bound of the whole run's p99)."""
+    p50 = sorted(r["p50_ms"] for r in runs)[len(runs) // 2]
+    return {
+        "rps": sum(r["rps"] for r in runs) / len(runs),  # rounds are equally long
+        "requests": sum(r["requests"] for r in runs),
+        "p50_ms": p50,
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "round_rps": [round(r["rps"], 1) for r in runs],
+    }
+
+
 def wait_serving(base: str, timeout: float) -> dict[str, Any]:
     """Wait until the gateway's serving replica is built (GONGSHU_SHARING_SERVING)."""
     import urllib.request
@@ -236,6 +255,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument(
+        "--rounds", type=int, default=4, help="bare 与 query 交替的轮数（每轮 seconds/rounds 秒）"
+    )
     ap.add_argument("--data-dir", type=Path, default=None, help="默认临时目录（结束后删除）")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile 输出文件（服务端）")
     ap.add_argument(
@@ -282,9 +304,16 @@ def main() -> None:
                 warm_q2 = wrk(base, 2, args.connections, lua)
                 warm_q["requests"] += warm_q2["requests"]
                 warm_q["non_2xx"] += warm_q2["non_2xx"]
-            bare = wrk(f"{base}/gw/ping", args.seconds, args.connections)
-            plain = wrk(f"{base}/bench/plain", args.seconds, args.connections)
-            query = wrk(base, args.seconds, args.connections, lua)
+            # Bare and query alternate in short rounds: a change in the machine's load
+            # during the run (other processes on a shared machine) then affects both.
+            rounds = max(1, args.rounds)
+            per = max(1, args.seconds // rounds)
+            bares, queries = [], []
+            for _ in range(rounds):
+                bares.append(wrk(f"{base}/gw/ping", per, args.connections))
+                queries.append(wrk(base, per, args.connections, lua))
+            bare, query = _combine(bares), _combine(queries)
+            plain = wrk(f"{base}/bench/plain", per, args.connections)
             load_after = os.getloadavg()
         finally:
             server.send_signal(signal.SIGINT)  # graceful: drains the call log
@@ -311,6 +340,8 @@ def main() -> None:
             "ratio": round(query["rps"] / bare["rps"], 3),
             "plain_rps": round(plain["rps"], 1),
             "ratio_plain": round(query["rps"] / plain["rps"], 3),
+            "bare_round_rps": bare["round_rps"],
+            "query_round_rps": query["round_rps"],
             "calls_served": served,
             "calls_logged": logged,
             "calls_ok": ok,
@@ -319,6 +350,7 @@ def main() -> None:
             "non_2xx_reference": bare["non_2xx"] + plain["non_2xx"],
             "rows": args.rows,
             "seconds": args.seconds,
+            "rounds": rounds,
             "connections": args.connections,
             "workers": 1,
             "duckdb_threads": args.duckdb_threads or "default",

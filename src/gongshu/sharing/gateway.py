@@ -138,7 +138,7 @@ def _after_rollback(session: Session) -> None:
 # ---- snapshot ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyInfo:
     id: int
     org_id: int
@@ -148,13 +148,13 @@ class KeyInfo:
     expires_ts: float | None = None  # expires_at as epoch seconds (checked on every call)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemInfo:
     column: str
     data_element: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class IfaceInfo:
     id: int
     code: str
@@ -172,7 +172,7 @@ class IfaceInfo:
     online: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class GrantInfo:
     id: int
     consumer_org_id: int
@@ -259,7 +259,7 @@ def _shape_plan(grant: GrantInfo, rows: Rows, columns: list[str]) -> Any:
     return fi, out
 
 
-@dataclass
+@dataclass(slots=True)
 class Snapshot:
     generation: int
     keys: dict[str, KeyInfo]
@@ -674,7 +674,7 @@ async def shutdown(app: Any) -> None:
 # ---- the ASGI handler --------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class CallContext:
     """What an interface kind gets: the checked interface and grant, and the request."""
 
@@ -923,17 +923,16 @@ def _kind(name: str) -> Any:
 
 
 def _grant_for(snap: Snapshot, key: KeyInfo, iface: IfaceInfo, today: date) -> GrantInfo:
-    candidates = [
-        g
-        for g in snap.grants.get((key.org_id, iface.resource_id), ())
-        if g.system_id is None or g.system_id == key.system_id
-    ]
-    if not candidates:
+    """The first grant of the key's org (and system) on the resource valid today."""
+    granted = False
+    for g in snap.grants.get((key.org_id, iface.resource_id), ()):
+        if g.system_id is None or g.system_id == key.system_id:
+            if g.valid_from <= today <= g.valid_until:
+                return g
+            granted = True
+    if not granted:
         raise GatewayError(403, "not_granted", "未获得该数据资源的共享授权")
-    valid = [g for g in candidates if g.valid_from <= today <= g.valid_until]
-    if not valid:
-        raise GatewayError(403, "grant_expired", "共享授权不在有效期内")
-    return valid[0]
+    raise GatewayError(403, "grant_expired", "共享授权不在有效期内")
 
 
 gateway_app = Gateway()

@@ -10,7 +10,10 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -141,3 +144,15 @@ def test_empty_batch_writes_nothing(session: Session) -> None:
     write_calls(session, [])
     session.commit()
     assert session.scalars(select(Call)).first() is None
+
+
+def test_local_days_across_a_utc_offset_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zone whose offset changes inside a batch falls back to per-record days."""
+    from gongshu.sharing import calllog
+
+    monkeypatch.setattr(calllog, "LOCAL_TZ", ZoneInfo("Europe/Berlin"))
+    t = datetime(2026, 3, 28, 22, 30, tzinfo=UTC).timestamp()  # 23:30 CET; DST at 01:00 UTC
+    ts_us = np.array([round((t + h * 3600) * 1e6) for h in (0, 1, 2, 3, 25)], dtype=np.int64)
+    want = [(calllog.local_day(us / 1e6) - date(1970, 1, 1)).days for us in ts_us.tolist()]
+    assert calllog._local_days(ts_us).tolist() == want
+    assert len(set(want)) == 3

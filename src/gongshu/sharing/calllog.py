@@ -72,16 +72,17 @@ def latency_bucket(ms: float) -> int:
     return int(np.searchsorted(_BOUNDS, ms, side="right"))
 
 
-def _local_days(ts: np.ndarray) -> np.ndarray:
-    """Local calendar day of each epoch timestamp, as days since 1970-01-01.
+def _local_days(ts_us: np.ndarray) -> np.ndarray:
+    """Local calendar day of each epoch timestamp (microseconds), as days since 1970-01-01.
 
     One UTC offset for the whole batch when the zone keeps it over the batch's span
     (always for Asia/Shanghai); otherwise per record."""
-    lo, hi = float(ts.min()), float(ts.max())
+    lo, hi = int(ts_us.min()) / 1e6, int(ts_us.max()) / 1e6
     offset = datetime.fromtimestamp(lo, LOCAL_TZ).utcoffset()
     if offset is not None and datetime.fromtimestamp(hi, LOCAL_TZ).utcoffset() == offset:
-        return np.floor((ts + offset.total_seconds()) / 86400.0).astype(np.int64)
-    return np.array([(local_day(t) - _EPOCH).days for t in ts.tolist()], dtype=np.int64)
+        return (ts_us + offset // timedelta(microseconds=1)) // 86_400_000_000
+    days = [(local_day(t / 1e6) - _EPOCH).days for t in ts_us.tolist()]
+    return np.array(days, dtype=np.int64)
 
 
 def _ids(col: tuple[Any, ...]) -> np.ndarray:
@@ -101,7 +102,7 @@ class _Batch:
          self.ms_col, self.err_col) = cols  # fmt: skip
         self.ts = np.array(self.ts_col, dtype=np.float64)
         self.ts_us = np.round(self.ts * 1e6).astype(np.int64)  # as stored: microseconds
-        self.days = _local_days(self.ts)
+        self.days = _local_days(self.ts_us)
         self.status = np.array(self.status_col, dtype=np.int64)
         self.ms = np.array(self.ms_col, dtype=np.float64)
 

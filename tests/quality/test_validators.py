@@ -649,7 +649,7 @@ def test_ric_fails_matches_reference_on_tricky_values(
     assert sum(not f for f in fails) >= 3  # the valid examples stay valid
 
 
-def test_mobile_fast_path_matches_the_pattern(duck: Any) -> None:
+def tricky_mobiles() -> list[str | None]:
     base = ["13812345678", "19900000000", "13000000000", "12812345678"]
     values: set[str | None] = {None, "", "130000000e2", "1300000000E1", "+1381234567"}
     for b in base:
@@ -659,10 +659,61 @@ def test_mobile_fast_path_matches_the_pattern(duck: Any) -> None:
                 values.add((b[:i] + c + b[i:])[:11])
         values.update([b + " ", " " + b, b[:10], b + "0", b[:3] + "_" + b[3:]])
     values.update(["0x30000000f", "0X3B9ACA000", "1.300000e10", "13_000000e2", "1e10"])
-    ordered = sorted(values, key=lambda x: (x is None, x or ""))
+    return sorted(values, key=lambda x: (x is None, x or ""))
+
+
+def test_mobile_fast_path_matches_the_pattern(duck: Any) -> None:
+    ordered = tricky_mobiles()
     got = run(duck, ordered, v.mobile_fails)
     pattern = re.compile(r"1[3-9][0-9]{9}")
     assert got == [x is not None and pattern.fullmatch(x) is None for x in ordered]
+
+
+def test_mobile_with_the_scan_shared_number_is_the_same_check(duck: Any) -> None:
+    """The engine's scan casts the column once (a prepared ``int`` parse) and the rule
+    reads that number: the same verdicts as the inline cast."""
+    values = tricky_mobiles()
+    t = ibis.memtable(
+        pd.DataFrame({"i": range(len(values)), "x": pd.Series(values, dtype=object)}),
+        schema={"i": "int64", "x": "string"},
+    )
+    prepared = v.prepare(t, [v.Need("int", "x")])
+    number = v.prepared_int(prepared, "x")
+    assert number is not None and v.prepared_int(t, "x") is None
+    out = duck.execute(
+        prepared.select(
+            prepared.i,
+            shared=v.mobile_fails(prepared.x, number=number),
+            inline=v.mobile_fails(prepared.x),
+        ).order_by("i")
+    )
+    assert out["shared"].tolist() == out["inline"].tolist() and out["shared"].any()
+
+
+def test_real_day_is_the_calendar(duck: Any) -> None:
+    """The month-length check (days up to the 28th take a shortcut) is the Gregorian
+    calendar, for whole numbers as integers and as doubles."""
+    grid = [
+        (y, m, d)
+        for y in (1900, 1999, 2000, 2023, 2024)
+        for m in range(-1, 15)
+        for d in range(-1, 34)
+    ]
+
+    def real(y: int, m: int, d: int) -> bool:
+        try:
+            dt.date(y, m, d)
+        except ValueError:
+            return False
+        return True
+
+    t = ibis.memtable(pd.DataFrame(grid, columns=["y", "m", "d"]))
+    f = t.mutate(yf=t.y.cast("float64"), mf=t.m.cast("float64"), df=t.d.cast("float64"))
+    out = duck.execute(
+        f.select(ints=v._real_day(f.y, f.m, f.d), doubles=v._real_day(f.yf, f.mf, f.df))
+    )
+    expected = [real(*ymd) for ymd in grid]
+    assert out["ints"].tolist() == expected and out["doubles"].tolist() == expected
 
 
 def tricky_dates() -> list[str | None]:
@@ -921,6 +972,7 @@ def _misc_checks() -> dict[str, Check]:
         "date_compact": lambda c: v.date_format_reason(c, format="YYYYMMDD"),
         "date_cn": lambda c: v.date_format_reason(c, format="YYYY年MM月DD日"),
         "mobile": v.mobile_fails,
+        "mobile_shared": lambda c: v.mobile_fails(c, number=c.try_cast("int64")),
         "mobile86": lambda c: v.mobile_fails(c, allow_country_code=True),
         "landline": v.landline_fails,
         "email": v.email_fails,

@@ -429,6 +429,18 @@ def _check_mobile(params: dict[str, Any], columns: Mapping[str, str]) -> dict[st
     return {"allow_country_code": bool(params.get("allow_country_code", False))}
 
 
+def _mobile_build(t: ir.Table, col: str, params: dict[str, Any], ctx: EvalContext) -> Any:
+    fails = v.mobile_fails(t[col], **params, number=v.prepared_int(t, col))
+    return fails, ibis.ifelse(fails, "mobile", ibis.null("string"))
+
+
+def _mobile_needs(t: ir.Table, col: str, params: dict[str, Any]) -> tuple[v.Need, ...]:
+    # the fast path reads the number twice: cast once per scan
+    if params.get("allow_country_code") or not t[col].type().is_string():
+        return ()
+    return (v.Need("int", col),)
+
+
 def _check_name(params: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
     return {
         "min_length": _int_or_none(params.get("min_length"), "min_length") or 2,
@@ -560,8 +572,9 @@ MOBILE = RowKind(
     "mobile",
     "手机号码",
     "规范性",
-    _simple(v.mobile_fails, "mobile"),
+    _mobile_build,
     _check_mobile,
+    needs=_mobile_needs,
     value_only=True,
     costly=True,
 )

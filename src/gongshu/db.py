@@ -120,7 +120,10 @@ def import_all_models() -> None:
 
 @contextmanager
 def cli_session(url: str) -> Iterator[Session]:
-    """A session for one CLI command, on a freshly created engine."""
+    """A session for one CLI command, on a freshly created engine. Every domain's models
+    are loaded first: their metadata and the commit hooks registered with them (e.g. the
+    gateway's cache coherence) apply to whatever the command writes."""
+    import_all_models()
     engine = make_engine(url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,7 +26,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from gongshu.config import Settings
-from gongshu.sharing import gateway, maskers, warehouse_access
+from gongshu.sharing import coherence, gateway, maskers, warehouse_access
 from gongshu.sharing.gateway import GrantInfo, KeyLookup
 from gongshu.sharing.models import Grant
 from gongshu.sharing.schemas import RowFilter, Terms
@@ -224,15 +227,45 @@ def test_another_process_revoking_applies_after_the_poll(
     rt = client.app.state.gateway  # type: ignore[attr-defined]
     q = {"gmsfhm": world["w"].persons.column("gmsfhm")[0].as_py()}
     assert client.get("/gw/person-query", params=q, headers=_h(plain)).status_code == 200
-    generation = gateway.generation()
+    generation = coherence.generation()
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:  # what a grant revocation commits in the other process
         conn.execute(update(Grant).where(Grant.id == grant.id).values(status="revoked"))
         conn.execute(text("UPDATE share_gateway_state SET generation = generation + 1"))
-    assert gateway.generation() == generation  # this process's hook saw nothing
+    assert coherence.generation() == generation  # this process's hook saw nothing
     client.portal.call(rt.poll_generation)  # what the flusher does every cache_poll_s
     r = client.get("/gw/person-query", params=q, headers=_h(plain))
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_granted"
+
+
+def test_key_created_by_the_cli_in_another_process_reaches_the_gateway(
+    client: TestClient, settings: Settings, world: dict[str, Any]
+) -> None:
+    """``gongshu keys create`` in a shell (another process, which never imports the
+    gateway) bumps ``share_gateway_state``: after the poll the running gateway knows it."""
+    rt = client.app.state.gateway  # type: ignore[attr-defined]
+    q = {"gmsfhm": world["w"].persons.column("gmsfhm")[0].as_py()}
+    client.portal.call(rt.poll_generation)  # in step with the fixtures' commits
+    # the snapshot exists (built by a call) before the key does
+    assert client.get("/gw/person-query", params=q, headers=_h(world["plain"])).status_code == 200
+    before = coherence.generation()
+    client.portal.call(rt.poll_generation)
+    assert coherence.generation() == before  # nothing new yet
+    env = os.environ | {
+        "GONGSHU_DATA_DIR": str(settings.data_dir),
+        "GONGSHU_DATABASE_URL": settings.database_url,
+        "GONGSHU_WAREHOUSE_URL": settings.warehouse_url,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "gongshu.cli", "keys", "create", "shell-key", "--org", "CON"],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    plain = out.strip().splitlines()[-1]
+    assert plain.startswith("gs_"), out
+    client.portal.call(rt.poll_generation)  # what the flusher does every cache_poll_s
+    r = client.get("/gw/person-query", params=q, headers=_h(plain))
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] == 1
 
 
 def test_startup_objects_are_frozen_while_serving(app: Any) -> None:

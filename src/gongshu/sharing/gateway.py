@@ -46,12 +46,12 @@ from urllib.parse import parse_qsl
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gongshu.auth.models import ApiKey
 from gongshu.catalog import service as catalog
-from gongshu.sharing import maskers, serving, warehouse_access
+from gongshu.sharing import coherence, maskers, serving, warehouse_access
 from gongshu.sharing.calllog import CallLog, CallRecord, local_day, write_calls
 from gongshu.sharing.models import (
     CallDaily,
@@ -76,63 +76,6 @@ class GatewayError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-# ---- cache generation --------------------------------------------------------------
-
-_generation = 0
-_TRACKED = (Grant, Interface, ApiKey)
-_KEY_FIELDS = ("revoked_at", "expires_at", "org_id", "system_id", "role", "key_hash")
-
-
-def generation() -> int:
-    return _generation
-
-
-def touch() -> None:
-    """Invalidate this process's gateway snapshot (the next call rebuilds it)."""
-    global _generation
-    _generation += 1
-
-
-def _relevant(session: Session) -> bool:
-    from sqlalchemy import inspect
-
-    for obj in (*session.new, *session.deleted):
-        if isinstance(obj, _TRACKED):
-            return True
-    for obj in session.dirty:
-        if isinstance(obj, Grant | Interface):
-            return True
-        if isinstance(obj, ApiKey):
-            state = inspect(obj)
-            if any(state.attrs[f].history.has_changes() for f in _KEY_FIELDS):
-                return True
-    return False
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _ctx: Any) -> None:
-    if session.info.get("gw_bumped") or not _relevant(session):
-        return
-    session.info["gw_bumped"] = True
-    # Same transaction as the change: other processes see both or neither.
-    session.execute(
-        update(GatewayState)
-        .where(GatewayState.id == 1)
-        .values(generation=GatewayState.generation + 1)
-    )
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop("gw_bumped", False):
-        touch()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop("gw_bumped", None)
 
 
 # ---- snapshot ----------------------------------------------------------------------
@@ -516,13 +459,13 @@ class Runtime:
     # -- snapshot
     def current(self) -> Snapshot:
         snap = self.snapshot
-        gen = _generation
+        gen = coherence.generation()
         if snap is None or snap.generation != gen:
             snap = self.reload(gen)
         return snap
 
     def reload(self, gen: int | None = None) -> Snapshot:
-        gen = _generation if gen is None else gen
+        gen = coherence.generation() if gen is None else gen
         today = datetime.now(LOCAL_TZ).date()
         with self._load_lock, self.sessionmaker() as session:
             snap = _load_snapshot(session, gen, today, self._note_table)
@@ -611,7 +554,7 @@ class Runtime:
             log.warning("gateway generation poll failed", exc_info=True)
             return
         if self.db_generation is not None and db_gen != self.db_generation:
-            touch()  # another process changed grants, interfaces or keys
+            coherence.touch()  # another process changed grants, interfaces or keys
         self.db_generation = db_gen
 
     async def start(self) -> None:

@@ -303,3 +303,7 @@ class BackflowVolume(Base):
     day: Mapped[date] = mapped_column(Date)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The commit hooks that keep running gateways coherent with these tables.
+from gongshu.sharing import coherence as _coherence  # noqa: E402, F401

@@ -8,14 +8,14 @@ to an in-memory buffer. Nothing on the hot path touches the control-plane databa
 
 Cache coherence ("revocation takes effect on the next call"): every committed change
 to a grant, interface or API key in this process bumps a process-local generation
-(SQLAlchemy ``after_flush``/``after_commit`` hooks) *after* the commit, so the next call
+(SQLAlchemy hooks in ``gongshu.sharing.coherence``) *after* the commit, so the next call
 rebuilds the snapshot from committed state. The same transaction bumps the row
 ``share_gateway_state.generation``; other worker processes poll it every
 ``GONGSHU_SHARING_CACHE_POLL_S`` (1 s) in the flusher, so there a revocation takes
 effect within that interval. Expiry (key ``expires_at``, grant ``valid_until``) is
 checked on every call against the clock.
 
-Call log: records are buffered and written by a background task every
+Call log (``gongshu.sharing.calllog``): records are buffered and written by a background task every
 ``flush_interval_s`` in one transaction (bulk insert into ``share_call``, additive
 upserts into the daily rollups, one audit-chain entry sealing the batch with a SHA-256
 over its records). A failed write keeps the batch for the next attempt; shutdown drains

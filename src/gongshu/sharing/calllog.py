@@ -67,9 +67,10 @@ def local_day(ts: float) -> date:
     return datetime.fromtimestamp(ts, LOCAL_TZ).date()
 
 
-def latency_bucket(ms: float) -> int:
-    """Index of the rollup histogram bucket for a latency (the last bucket is open)."""
-    return int(np.searchsorted(_BOUNDS, ms, side="right"))
+def latency_buckets(ms: np.ndarray) -> np.ndarray:
+    """Rollup histogram bucket of each latency: bucket ``i`` holds latencies below
+    ``LATENCY_BOUNDS_MS[i]`` and at or above the bound before it; the last is open."""
+    return np.searchsorted(_BOUNDS, ms, side="right")
 
 
 def _local_days(ts_us: np.ndarray) -> np.ndarray:
@@ -199,7 +200,7 @@ def daily_rollups(b: _Batch) -> dict[DailyKey, dict[str, Any]]:
     def count(mask: np.ndarray) -> list[int]:
         return np.bincount(group[mask], minlength=g).tolist()
 
-    buckets = np.searchsorted(_BOUNDS, b.ms, side="right")
+    buckets = latency_buckets(b.ms)
     histogram = np.bincount(group * N_BUCKETS + buckets, minlength=g * N_BUCKETS)
     histogram = histogram.reshape(g, N_BUCKETS).tolist()
     owners = _ids(b.owner_col)[first].tolist()

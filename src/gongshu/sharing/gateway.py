@@ -690,8 +690,10 @@ class CallContext:
         otherwise from the warehouse in a lookup thread."""
         columns = columns or self.iface.columns
         rows = self.served_rows(key, keys, columns)
-        if rows is not None:
-            return rows
+        return rows if rows is not None else await self.warehouse_rows(key, keys, columns)
+
+    async def warehouse_rows(self, key: str, keys: list[str], columns: tuple[str, ...]) -> Rows:
+        """The rows from the warehouse, in a lookup thread (coalesced with other calls)."""
         try:
             return await self.runtime.lookup_for(self.iface, key, columns).get(keys)
         except Exception as exc:

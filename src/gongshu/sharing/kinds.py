@@ -113,11 +113,11 @@ async def _key_rows(
 ) -> Rows:
     """Rows matching every key item: the first through the index, the rest here."""
     first, *rest = keys
-    if not rest:  # the common case, answered inline by a serving replica when there is one
-        rows = ctx.served_rows(first, [keys[first]], columns or ctx.iface.columns)
-        if rows is not None:
-            return rows
-    rows = await ctx.lookup_rows(first, [keys[first]], columns)
+    # Inline from a serving replica when there is one (no coroutine hop on the hot path).
+    columns = columns or ctx.iface.columns
+    rows = ctx.served_rows(first, [keys[first]], columns)
+    if rows is None:
+        rows = await ctx.warehouse_rows(first, [keys[first]], columns)
     for col in rest:
         i = rows.columns.index(col)
         if rows.types[i] == pa.string():

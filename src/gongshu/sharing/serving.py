@@ -101,16 +101,17 @@ _FIXED_CODES = {
 
 def value_reader(arr: pa.Array) -> ValueReader:
     try:
-        return _buffer_reader(arr)
+        read = _buffer_reader(arr)
     except (TypeError, ValueError):  # a buffer layout memoryview cannot cast
-        return lambda j: arr[j].as_py()
+        read = None
+    return read if read is not None else lambda j: arr[j].as_py()
 
 
-def _buffer_reader(arr: pa.Array) -> ValueReader:
+def _buffer_reader(arr: pa.Array) -> ValueReader | None:
     """``j -> arr[j].as_py()`` reading the array's buffers directly (memoryviews of the
     mapped file): a point lookup reads a handful of values, and building a pyarrow
-    scalar per value costs several times more than the read itself. Types without a
-    direct form fall back to ``as_py``."""
+    scalar per value costs several times more than the read itself. None for a type
+    without a direct form (:func:`value_reader` then uses ``as_py``)."""
     t, off = arr.type, arr.offset
     bufs = arr.buffers()
     valid = memoryview(bufs[0]) if arr.null_count and bufs[0] is not None else None
@@ -140,7 +141,7 @@ def _buffer_reader(arr: pa.Array) -> ValueReader:
     if t == pa.bool_():
         bits = memoryview(bufs[1])
         return lambda j: None if is_null(j) else bool((bits[(off + j) >> 3] >> ((off + j) & 7)) & 1)
-    return lambda j: arr[j].as_py()
+    return None
 
 
 class Replica:

@@ -101,8 +101,8 @@ class _Batch:
         (self.ts_col, self.key_col, self.org_col, self.grant_col, self.iface_col,
          self.owner_col, self.digest_col, self.status_col, self.rows_col, self.bytes_col,
          self.ms_col, self.err_col) = cols  # fmt: skip
-        self.ts = np.array(self.ts_col, dtype=np.float64)
-        self.ts_us = np.round(self.ts * 1e6).astype(np.int64)  # as stored: microseconds
+        ts = np.array(self.ts_col, dtype=np.float64)
+        self.ts_us = np.round(ts * 1e6).astype(np.int64)  # as stored: microseconds
         self.days = _local_days(self.ts_us)
         self.status = np.array(self.status_col, dtype=np.int64)
         self.ms = np.array(self.ms_col, dtype=np.float64)
@@ -206,9 +206,7 @@ def daily_rollups(b: _Batch) -> dict[DailyKey, dict[str, Any]]:
     owners = _ids(b.owner_col)[first].tolist()
     calls, ok = count(np.ones(b.n, dtype=bool)), count(b.status < 400)
     client, server = count((b.status >= 400) & (b.status < 500)), count(b.status >= 500)
-    rows = np.bincount(group, weights=np.array(b.rows_col, dtype=np.float64), minlength=g)
-    nbytes = np.bincount(group, weights=np.array(b.bytes_col, dtype=np.float64), minlength=g)
-    latency = total(b.ms)
+    rows, nbytes, latency = total(b.rows_col), total(b.bytes_col), total(b.ms)
     out: dict[DailyKey, dict[str, Any]] = {}
     for i, (day, iface, org, grant) in enumerate(uniq.tolist()):
         out[(_EPOCH + timedelta(days=day), iface, org, grant)] = {

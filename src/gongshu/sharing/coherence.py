@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
 
 from gongshu.auth.models import ApiKey
@@ -35,8 +35,6 @@ def touch() -> None:
 
 
 def _relevant(session: Session) -> bool:
-    from sqlalchemy import inspect
-
     for obj in (*session.new, *session.deleted):
         if isinstance(obj, _TRACKED):
             return True

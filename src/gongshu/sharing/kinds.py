@@ -113,11 +113,7 @@ async def _key_rows(
 ) -> Rows:
     """Rows matching every key item: the first through the index, the rest here."""
     first, *rest = keys
-    # Inline from a serving replica when there is one (no coroutine hop on the hot path).
-    columns = columns or ctx.iface.columns
-    rows = ctx.served_rows(first, [keys[first]], columns)
-    if rows is None:
-        rows = await ctx.warehouse_rows(first, [keys[first]], columns)
+    rows = await ctx.lookup_rows(first, [keys[first]], columns)
     for col in rest:
         i = rows.columns.index(col)
         if rows.types[i] == pa.string():
